@@ -165,9 +165,7 @@ def _load_verified(path: Path, download_missing: bool) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2)  # each entry holds ~220 MB of float32
-def _load_cached(
-    directory: Path, download_missing: bool
-) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _load_cached(directory: Path, download_missing: bool) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     splits = []
     for prefix in ("train", "t10k"):
         images = _load_verified(directory / f"{prefix}-images-idx3-ubyte.gz", download_missing)

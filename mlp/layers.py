@@ -1,0 +1,199 @@
+"""Layers: each one a forward pass that remembers what its backward pass needs.
+
+The contract, the same for every layer (after CS231n):
+
+* ``forward(x)`` takes a batch ``x`` of shape ``(N, features)``, returns the
+  output and keeps in ``self`` whatever ``backward`` will need.
+* ``backward(grad_out)`` takes ``dL/d(output)`` and returns ``dL/d(input)``;
+  a layer with parameters also writes ``dL/dθ`` into ``θ.grad``, beside ``θ``.
+
+Neither pass ever writes into its argument: the caller may still need it.
+Every layer works in whatever float dtype it is given (float32 to train fast,
+float64 to check gradients), and keeps its parameters in one dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(eq=False)
+class Parameter:
+    """A trainable array and its gradient, side by side.
+
+    ``decay`` says whether L2 weight decay applies: to weights yes, to biases
+    no (shrinking a bias towards zero does not make a network smoother).
+    """
+
+    name: str
+    value: np.ndarray
+    decay: bool = True
+    grad: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.grad = np.zeros_like(self.value)
+
+
+class Layer:
+    """Base class: a layer without parameters that passes gradients through."""
+
+    training: bool = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def parameters(self) -> list[Parameter]:
+        return []
+
+    def config(self) -> dict[str, Any]:
+        """What it takes to rebuild this layer (saved in model files)."""
+        return {"type": type(self).__name__}
+
+    def astype(self, dtype: np.dtype | type) -> Layer:
+        """A copy of this layer computing in ``dtype``, forgetting any cache."""
+        layer = type(self).from_config(self.config())
+        for mine, theirs in zip(self.parameters(), layer.parameters(), strict=True):
+            theirs.value = mine.value.astype(dtype)
+            theirs.grad = np.zeros_like(theirs.value)
+        layer.training = self.training
+        return layer
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        kwargs = {k: v for k, v in config.items() if k != "type"}
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """A fully connected layer: ``y = x @ W + b``.
+
+    Shapes: ``x (N, n_in) @ W (n_in, n_out) + b (n_out,) -> y (N, n_out)``.
+
+    ``init`` chooses the scale of the random weights so that the signal
+    neither dies nor explodes as it goes through many layers: ``"he"``
+    (std ``sqrt(2 / n_in)``) compensates for ReLU zeroing half its inputs;
+    ``"xavier"`` (Glorot, std ``sqrt(2 / (n_in + n_out))``) suits tanh and
+    sigmoid, which are linear near zero.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        init: str = "he",
+        seed: int | np.random.Generator = 0,
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
+        if init not in ("he", "xavier"):
+            raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+        self.n_in, self.n_out, self.init = int(n_in), int(n_out), init
+        std = np.sqrt(2.0 / n_in) if init == "he" else np.sqrt(2.0 / (n_in + n_out))
+        rng = np.random.default_rng(seed)
+        weight = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
+        self.weight = Parameter("weight", weight)
+        self.bias = Parameter("bias", np.zeros(n_out, dtype=dtype), decay=False)
+        self.needs_input_grad = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._x = x
+        out = x @ self.weight.value  # (N, n_in) @ (n_in, n_out) -> (N, n_out)
+        out += self.bias.value  # broadcasts (n_out,) over the N rows
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        # dL/dW = x.T @ dL/dy : (n_in, N) @ (N, n_out) -> (n_in, n_out).
+        # Written into the existing .grad arrays, so no allocation per step.
+        np.matmul(self._x.T, grad_out, out=self.weight.grad)
+        # dL/db = sum over the batch, because b was added to every row.
+        np.sum(grad_out, axis=0, out=self.bias.grad)
+        if not self.needs_input_grad:
+            # The first layer's input is the data, which nobody trains: skipping
+            # this product saves a third of that layer's backward work.
+            return None
+        return grad_out @ self.weight.value.T  # (N, n_out) @ (n_out, n_in) -> (N, n_in)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight, self.bias]
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": self.init}
+
+
+class ReLU(Layer):
+    """``max(0, x)``: passes the gradient where the input was positive, blocks it elsewhere."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._active = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        # A new array: multiplying grad_out in place would corrupt the caller's copy.
+        return grad_out * self._active
+
+
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``, whose derivative is ``s (1 - s)`` of its own output."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        # exp(-|x|) never overflows; pick the algebraically equal form per sign.
+        e = np.exp(-np.abs(x))
+        self._out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self._out * (1 - self._out)
+
+
+class Tanh(Layer):
+    """``tanh(x)``, whose derivative is ``1 - tanh(x)^2`` of its own output."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._out = np.tanh(x)
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * (1 - self._out**2)
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, zero each unit with probability ``p``.
+
+    The survivors are scaled by ``1 / (1 - p)`` so that the expected output is
+    unchanged, which is why nothing needs rescaling at inference, when the layer
+    is the identity. The mask comes from a seeded generator, so a training run
+    is reproducible.
+    """
+
+    def __init__(self, p: float = 0.5, *, seed: int = 0) -> None:
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p, self.seed = float(p), int(seed)
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training or self.p == 0:
+            self._scale = None
+            return x.copy()
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        self._scale = keep * x.dtype.type(1 / (1 - self.p))
+        return x * self._scale
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.copy() if self._scale is None else grad_out * self._scale
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Dropout", "p": self.p, "seed": self.seed}
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, ReLU, Sigmoid, Tanh, Dropout)}

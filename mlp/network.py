@@ -1,0 +1,162 @@
+"""A network is a list of layers: forward runs them in order, backward in reverse.
+
+That reversal *is* backpropagation: each layer turns the gradient of the loss
+with respect to its output into the gradient with respect to its input, which
+is the previous layer's output (the chain rule, applied one layer at a time).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlp.inputs import as_batch
+from mlp.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
+from mlp.losses import softmax
+
+ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+class Sequential:
+    """Layers applied one after another; the last one outputs class scores (logits)."""
+
+    def __init__(self, layers: Sequence[Layer], metadata: dict[str, Any] | None = None) -> None:
+        self.layers = list(layers)
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        if not dense:
+            raise ValueError("a network needs at least one Dense layer")
+        for before, after in itertools.pairwise(dense):
+            if before.n_out != after.n_in:
+                raise ValueError(
+                    f"layer sizes do not chain: a Dense layer outputs {before.n_out} "
+                    f"features but the next Dense layer expects {after.n_in}"
+                )
+        self.n_inputs, self.n_classes = dense[0].n_in, dense[-1].n_out
+        self.metadata: dict[str, Any] = dict(metadata or {})
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.parameters()[0].value.dtype
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Logits ``(N, n_classes)`` for a batch ``(N, n_inputs)``; caches for backward."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_logits: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Fill every parameter's ``.grad``; return ``dL/dx`` (or ``None`` if not wanted).
+
+        Training never needs the gradient with respect to the data, so ``fit``
+        passes ``input_grad=False`` and the first layer skips that product.
+        Saliency maps and gradient checks need it, and get it by default.
+        """
+        first = self.layers[0]
+        if isinstance(first, Dense):
+            first.needs_input_grad = input_grad
+        grad = grad_logits
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        if isinstance(first, Dense):
+            first.needs_input_grad = True
+        return grad
+
+    def parameters(self) -> list[Parameter]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    @contextmanager
+    def mode(self, *, training: bool) -> Iterator[None]:
+        """Temporarily switch dropout on (training) or off (inference)."""
+        before = [layer.training for layer in self.layers]
+        for layer in self.layers:
+            layer.training = training
+        try:
+            yield
+        finally:
+            for layer, was in zip(self.layers, before):
+                layer.training = was
+
+    def predict_proba(self, x: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input.
+
+        ``x`` may be a batch ``(N, 784)``, one vector ``(784,)``, one image
+        ``(28, 28)`` or images ``(N, 28, 28)``, floats in [0, 1].
+        """
+        batch, single = as_batch(x, self.n_inputs, self.dtype)
+        with self.mode(training=False):
+            logits = [self.forward(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+        proba = softmax(np.concatenate(logits) if len(logits) != 1 else logits[0])
+        return proba[0] if single else proba
+
+    def predict(self, x: np.ndarray) -> np.ndarray | int:
+        """Class ids: an ``(N,)`` int64 array for a batch, an ``int`` for one input."""
+        proba = self.predict_proba(x)
+        if proba.ndim == 1:
+            return int(proba.argmax())
+        return proba.argmax(axis=1).astype(np.int64)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Fraction of ``x`` classified as ``y``."""
+        return float(np.mean(self.predict(x) == np.asarray(y)))
+
+    def astype(self, dtype: np.dtype | type) -> Sequential:
+        """A copy computing in ``dtype`` (e.g. float64 for a gradient check)."""
+        return Sequential([layer.astype(dtype) for layer in self.layers], self.metadata)
+
+    def architecture(self) -> list[dict[str, Any]]:
+        """The layers' configurations: enough to rebuild the network without its weights."""
+        return [layer.config() for layer in self.layers]
+
+    def save(self, path: str | Path, **metadata: Any) -> Path:
+        """Write architecture, weights and metadata to one ``.npz`` file (no pickle)."""
+        from mlp.model_io import save_model
+
+        return save_model(self, path, **metadata)
+
+    def __repr__(self) -> str:
+        n_params = sum(p.value.size for p in self.parameters())
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner},\n])  # {n_params:,} parameters, {self.dtype}"
+
+
+class MLP(Sequential):
+    """A multi-layer perceptron: Dense layers of the given sizes, an activation between them.
+
+    ``MLP([784, 128, 64, 10])`` is 784 inputs, hidden layers of 128 and 64
+    units, and 10 class scores. He initialisation goes with ReLU, Xavier with
+    tanh and sigmoid. ``dropout > 0`` adds a Dropout layer after each hidden
+    activation. Every random draw derives from ``seed``.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        *,
+        dropout: float = 0.0,
+        seed: int = 0,
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
+        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+            raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        init = "he" if activation == "relu" else "xavier"
+        seeds = np.random.SeedSequence(seed).spawn(2 * len(sizes))
+        layers: list[Layer] = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            layers.append(Dense(n_in, n_out, init=init, seed=np.random.default_rng(seeds[i]), dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+                if dropout > 0:
+                    layers.append(Dropout(dropout, seed=int(seeds[len(sizes) + i].generate_state(1)[0])))
+        super().__init__(layers)

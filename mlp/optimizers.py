@@ -1,0 +1,172 @@
+"""Optimizers: turn each parameter's gradient into a step that lowers the loss.
+
+Every update is written in place (``out=`` and augmented assignment) into
+arrays allocated once, at the first step: a network this small spends as
+much time allocating temporaries as computing if we let it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mlp.layers import Parameter
+
+Schedule = Callable[[float], float]
+
+
+def constant(progress: float) -> float:
+    """Keep the learning rate as given."""
+    return 1.0
+
+
+def linear_decay(progress: float) -> float:
+    """Decay the learning rate linearly from its full value to 0 at the end of training.
+
+    Large steps early cover ground; small steps late settle into a minimum
+    instead of bouncing around it.
+    """
+    return max(0.0, 1.0 - progress)
+
+
+def cosine_decay(progress: float) -> float:
+    """Half a cosine from 1 to 0: flat at the start and the end, steepest in the middle."""
+    return 0.5 * (1.0 + np.cos(np.pi * min(max(progress, 0.0), 1.0)))
+
+
+class Optimizer:
+    """Shared parts: learning rate with its schedule, weight decay, per-parameter state.
+
+    ``step(parameters, progress)`` updates each ``p.value`` from ``p.grad``;
+    ``progress`` in [0, 1] is how far training has gone, for the schedule.
+    ``weight_decay`` adds ``weight_decay * w`` to the gradient of each weight
+    (L2 regularisation), pulling weights towards 0 unless the data insists.
+    """
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, schedule: Schedule = constant) -> None:
+        if lr <= 0 or weight_decay < 0:
+            raise ValueError(f"need lr > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
+        self.lr, self.weight_decay, self.schedule = lr, weight_decay, schedule
+        self.steps = 0
+        self._state: dict[int, dict[str, np.ndarray]] = {}
+
+    def learning_rate(self, progress: float) -> float:
+        return self.lr * self.schedule(progress)
+
+    def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
+        self.steps += 1
+        lr = self.learning_rate(progress)
+        for p in parameters:
+            state = self._state.get(id(p))
+            if state is None:
+                state = self._state[id(p)] = self._new_state(p)
+            grad = p.grad
+            if self.weight_decay and p.decay:
+                grad = state["scratch"]
+                np.multiply(p.value, p.value.dtype.type(self.weight_decay), out=grad)
+                grad += p.grad
+            self._update(p.value, grad, state, lr)
+
+    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+        return {"scratch": np.empty_like(p.value)}
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    Plain: ``w -= lr * g``. With momentum ``mu`` a velocity accumulates
+    gradients, ``v = mu * v + g`` and ``w -= lr * v``, so steps grow along
+    directions that agree from batch to batch and cancel along ones that
+    oscillate. Nesterov looks ahead: ``w -= lr * (g + mu * v)``.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.1,
+        momentum: float = 0.0,
+        *,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        schedule: Schedule = constant,
+    ) -> None:
+        super().__init__(lr, weight_decay, schedule)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+        return {**super()._new_state(p), "velocity": np.zeros_like(p.value), "delta": np.empty_like(p.value)}
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+        delta = state["delta"]
+        if self.momentum == 0:
+            np.multiply(g, w.dtype.type(lr), out=delta)
+        else:
+            v = state["velocity"]
+            v *= self.momentum
+            v += g
+            if self.nesterov:
+                np.multiply(v, w.dtype.type(self.momentum), out=delta)
+                delta += g
+                delta *= lr
+            else:
+                np.multiply(v, w.dtype.type(lr), out=delta)
+        w -= delta
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient, scaled per weight by its recent magnitude.
+
+    ``m`` averages gradients, ``v`` averages squared gradients; the step
+    ``lr * m_hat / (sqrt(v_hat) + eps)`` is about ``lr`` in size whatever the
+    scale of the gradient, which makes one learning rate work for every layer.
+    ``m_hat, v_hat`` undo the bias of starting both averages at zero.
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        *,
+        weight_decay: float = 0.0,
+        schedule: Schedule = constant,
+    ) -> None:
+        super().__init__(lr, weight_decay, schedule)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+        return {
+            **super()._new_state(p),
+            "m": np.zeros_like(p.value),
+            "v": np.zeros_like(p.value),
+            "denom": np.empty_like(p.value),
+        }
+
+    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+        m, v, denom = state["m"], state["v"], state["denom"]
+        b1, b2, t = self.beta1, self.beta2, self.steps
+        # m = b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): one temporary fewer.
+        np.subtract(g, m, out=denom)
+        denom *= 1 - b1
+        m += denom
+        # v = b2 v + (1 - b2) g^2
+        np.multiply(g, g, out=denom)
+        denom *= 1 - b2
+        v *= b2
+        v += denom
+        # w -= lr_t m / (sqrt(v) + eps_t): the bias corrections folded into two scalars.
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        eps_t = self.eps * np.sqrt(1 - b2**t)
+        np.sqrt(v, out=denom)
+        denom += eps_t
+        np.divide(m, denom, out=denom)
+        denom *= lr_t
+        w -= denom
