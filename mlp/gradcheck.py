@@ -26,7 +26,7 @@ from mlp.layers import Layer
 from mlp.losses import SoftmaxCrossEntropy, cross_entropy_per_sample
 from mlp.network import Sequential
 
-DEFAULT_STEP = 1e-6
+DEFAULT_STEP = 1e-5
 DEFAULT_TOLERANCE = 1e-7
 
 

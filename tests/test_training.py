@@ -1,0 +1,93 @@
+"""fit: reproducible, learns, validates, and refuses bad input before spending any time."""
+
+import io
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp.progress import ProgressBar
+
+
+@pytest.fixture(scope="module")
+def small_mnist():
+    (x, y), (x_test, y_test) = mlp.load_mnist()
+    return (x[:6000], y[:6000]), (x_test[:2000], y_test[:2000])
+
+
+def train(data, seed=0, **kwargs):
+    (x, y), val = data
+    model = mlp.MLP([784, 32, 10], seed=seed)
+    options = {"epochs": 2, "batch_size": 64, "optimizer": mlp.Adam(2e-3), "threads": 1, "progress": False}
+    history = mlp.fit(model, x, y, validation_data=val, seed=seed, **{**options, **kwargs})
+    return model, history
+
+
+def test_fit_learns_and_records_history(small_mnist):
+    model, history = train(small_mnist)
+    assert history.epochs == 2 and len(history.val_accuracy) == 2 and len(history.seconds) == 2
+    assert history.train_loss[1] < history.train_loss[0]
+    assert history.val_accuracy[-1] > 0.85
+    assert history.best_epoch in (1, 2)
+
+
+def test_same_seed_same_weights(small_mnist):
+    a, _ = train(small_mnist, seed=1)
+    b, _ = train(small_mnist, seed=1)
+    c, _ = train(small_mnist, seed=2)
+    assert all(np.array_equal(p.value, q.value) for p, q in zip(a.parameters(), b.parameters()))
+    assert not np.array_equal(a.parameters()[0].value, c.parameters()[0].value)
+
+
+def test_stop_at_accuracy_and_restore_best(small_mnist):
+    _, history = train(small_mnist, epochs=5, stop_at_accuracy=0.5)
+    assert history.epochs == 1
+    model, history = train(small_mnist, epochs=3, restore_best=True)
+    _, val_accuracy = mlp.evaluate(model, *small_mnist[1])
+    assert val_accuracy == max(history.val_accuracy)
+
+
+def test_choosing_by_validation_needs_validation_data(small_mnist):
+    (x, y), _ = small_mnist
+    with pytest.raises(ValueError, match="validation_data"):
+        mlp.fit(mlp.MLP([784, 4, 10]), x, y, epochs=1, batch_size=8, optimizer=mlp.SGD(), restore_best=True)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.zeros((10, 784), np.float32), np.zeros(9, np.int64), "10 inputs but 9 labels"),
+        (np.full((10, 784), np.nan, np.float32), np.zeros(10, np.int64), "non-finite"),
+        (np.zeros((10, 780), np.float32), np.zeros(10, np.int64), "expected input of shape"),
+        (np.zeros((10, 784), np.float32), np.full(10, 12), "0..9"),
+    ],
+)
+def test_fit_rejects_bad_data(x, y, message):
+    model = mlp.MLP([784, 4, 10])
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=message):
+        mlp.fit(model, x, y, epochs=1, batch_size=4, optimizer=mlp.SGD(), threads=1, progress=False)
+    assert all(np.array_equal(a, p.value) for a, p in zip(before, model.parameters()))
+
+
+def test_augmentation_keeps_shape_dtype_and_is_seeded():
+    (x, _), _ = mlp.load_mnist()
+    batch = x[:16]
+    a = mlp.random_affine(batch, np.random.default_rng(0))
+    b = mlp.random_affine(batch, np.random.default_rng(0))
+    assert a.shape == batch.shape and a.dtype == batch.dtype
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, batch) and 0 <= a.min() and a.max() <= 1
+    # zero motion is the identity
+    same = mlp.random_affine(batch, np.random.default_rng(0), max_degrees=0, max_scale=0, max_shift=0)
+    np.testing.assert_allclose(same, batch, atol=1e-6)
+
+
+def test_progress_bar_redraws_one_line_and_ends_it():
+    out = io.StringIO()
+    bar = ProgressBar(10, "epoch 1/1", stream=out)
+    bar.update(5, "loss 0.5", force=True)
+    bar.close("epoch 1/1: done")
+    text = out.getvalue()
+    assert text.startswith("\repoch 1/1 [############............]  50% 5/10")
+    assert text.endswith("\n") and text.count("\n") == 1
