@@ -186,9 +186,7 @@ def test_download_all_mirrors_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_load_mnist_downloads_missing_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_load_mnist_downloads_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data, "MIRRORS", (DATA_DIR.as_uri() + "/",))
     shutil.copy(DATA_DIR / "train-images-idx3-ubyte.gz", tmp_path)  # the other three are fetched
     (x_train, y_train), (x_test, _) = load_mnist(tmp_path)
