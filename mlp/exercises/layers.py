@@ -1,0 +1,426 @@
+"""Checkers for the exercises of notebooks 02–04: the layers and backpropagation.
+
+* ``check_dense_backward(fn)``   — ``fn(x, W, grad_out) -> (dx, dW, db)`` (notebook 02)
+* ``check_relu_backward(fn)``    — ``fn(x, grad_out) -> dx`` (notebook 03)
+* ``check_softmax(fn)``          — ``fn(logits) -> probabilities`` (notebook 03)
+* ``check_network_backward(fn)`` — ``fn(layers, grad_logits) -> grad_input`` (notebook 04)
+
+Every checker builds float64 inputs from a fixed seed, computes the right
+answer with mlp's reference code (itself verified against numerical gradients
+by the test suite), calls the learner's function on copies of the inputs and
+compares. A wrong answer gets a diagnosis rather than a bare "wrong": which
+tensor, expected against got at the worst index, and a hint that names the
+usual mistake when the answer looks like one (a transposed ``dW``, ``db``
+not summed over the batch, a softmax that overflows or normalises the wrong
+axis). Mutating an argument is a mistake too, even when the returned values
+are right: the caller, or another layer, may still need that array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlp.exercises import ExerciseResult, Mismatch, compare_arrays, run_check
+from mlp.layers import Dense, Layer, ReLU, Tanh
+from mlp.losses import SoftmaxCrossEntropy, softmax
+from mlp.network import Sequential
+
+__all__ = ["check_dense_backward", "check_network_backward", "check_relu_backward", "check_softmax"]
+
+# Every dimension different, so that a transposed or wrongly summed result
+# cannot have the right shape by accident.
+BATCH, N_IN, N_OUT = 5, 4, 3
+
+
+def check_dense_backward(
+    dense_backward: Callable[[np.ndarray, np.ndarray, np.ndarray], Any], *, verbose: bool = True
+) -> ExerciseResult:
+    """Check ``dense_backward(x, W, grad_out) -> (dx, dW, db)`` against ``mlp.Dense``.
+
+    Shapes: ``x (N, n_in)``, ``W (n_in, n_out)``, ``grad_out (N, n_out)``;
+    the answer must be ``dx (N, n_in)``, ``dW (n_in, n_out)``, ``db (n_out,)``.
+    """
+
+    def check() -> str:
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((BATCH, N_IN))
+        grad_out = rng.standard_normal((BATCH, N_OUT))
+        reference = Dense(N_IN, N_OUT, seed=3, dtype=np.float64)
+        reference.bias.value = rng.standard_normal(N_OUT)
+        weight = reference.weight.value.copy()
+        reference.forward(x)
+        expected_dx = reference.backward(grad_out)
+        expected_dw, expected_db = reference.weight.grad, reference.bias.grad
+
+        arguments = {"x": x, "W": weight, "grad_out": grad_out}
+        result = _call("dense_backward", dense_backward, arguments)
+        dx, dw, db = _unpack_tuple("dense_backward", result, ("dx", "dW", "db"))
+
+        shapes = f"x {x.shape}, W {weight.shape}, grad_out {grad_out.shape}"
+        problems = _collect(
+            lambda: compare_arrays(
+                "dx",
+                dx,
+                expected_dx,
+                hint=_hint(
+                    dx,
+                    "dx = grad_out @ W.T: (N, n_out) @ (n_out, n_in) -> (N, n_in).",
+                    by_shape={(N_IN, BATCH): "dx should have x's shape (N, n_in): grad_out @ W.T."},
+                ),
+            ),
+            lambda: compare_arrays(
+                "dW",
+                dw,
+                expected_dw,
+                hint=_hint(
+                    dw,
+                    "dW = x.T @ grad_out: (n_in, N) @ (N, n_out) -> (n_in, n_out).",
+                    by_value=[
+                        (
+                            expected_dw / BATCH,
+                            "you divided by the batch size; the loss's gradient is already a mean, "
+                            "so dW just sums over the batch: x.T @ grad_out.",
+                        )
+                    ],
+                    by_shape={
+                        (N_OUT, N_IN): "dW should have W's shape (n_in, n_out): x.T @ grad_out "
+                        "(you computed its transpose)."
+                    },
+                ),
+            ),
+            lambda: compare_arrays(
+                "db",
+                db,
+                expected_db,
+                hint=_hint(
+                    db,
+                    "db = grad_out.sum(axis=0): b was added to every row, so its gradient "
+                    "adds up the rows' gradients.",
+                    by_value=[
+                        (
+                            grad_out.mean(axis=0),
+                            "you averaged over the batch; db sums over it: grad_out.sum(axis=0).",
+                        )
+                    ],
+                    by_shape={
+                        (BATCH, N_OUT): "did you forget to sum over the batch for db? b was added to "
+                        "every row, so db = grad_out.sum(axis=0), shape (n_out,).",
+                        (BATCH,): "you summed over the features (axis=1); db sums over the batch: "
+                        "grad_out.sum(axis=0).",
+                    },
+                ),
+            ),
+        )
+        if problems:
+            raise Mismatch(f"with {shapes}:\n  " + "\n  ".join(problems))
+        return f"dx, dW and db all match mlp.Dense's backward (checked with {shapes})."
+
+    return run_check("dense_backward", check, verbose=verbose)
+
+
+def check_relu_backward(
+    relu_backward: Callable[[np.ndarray, np.ndarray], Any], *, verbose: bool = True
+) -> ExerciseResult:
+    """Check ``relu_backward(x, grad_out) -> dx``, where ``x`` is the input ReLU saw in forward."""
+
+    def check() -> str:
+        rng = np.random.default_rng(4)
+        # Normal samples are never exactly 0, where the derivative is a convention.
+        x = rng.standard_normal((BATCH, 6))
+        grad_out = rng.standard_normal((BATCH, 6))
+        reference = ReLU()
+        reference.forward(x)
+        expected = reference.backward(grad_out)
+
+        dx = _call("relu_backward", relu_backward, {"x": x, "grad_out": grad_out})
+        compare_arrays(
+            "dx",
+            dx,
+            expected,
+            hint=_hint(
+                dx,
+                "dx = grad_out * (x > 0): the gradient passes where the input was positive.",
+                by_value=[
+                    (
+                        grad_out,
+                        "ReLU passes the gradient only where x > 0; where x < 0 it is flat, "
+                        "so dx must be 0 there: grad_out * (x > 0).",
+                    ),
+                    (
+                        grad_out * (x < 0),
+                        "the mask is the wrong way round: keep the gradient where x > 0, "
+                        "block it where x < 0.",
+                    ),
+                    (
+                        (x > 0).astype(np.float64),
+                        "that is ReLU's derivative alone; the chain rule multiplies it by the "
+                        "incoming gradient: grad_out * (x > 0).",
+                    ),
+                    (
+                        np.maximum(grad_out, 0),
+                        "mask by the sign of the layer's input x, not of grad_out: grad_out * (x > 0).",
+                    ),
+                    (
+                        grad_out * np.maximum(x, 0),
+                        "multiply by ReLU's derivative, the mask (x > 0), not by relu(x) itself.",
+                    ),
+                ],
+                by_shape={(BATCH,): "dx has one entry per input: the same shape as x, no summing."},
+            ),
+        )
+        return f"dx matches mlp.ReLU's backward on a batch {x.shape} with both signs of x."
+
+    return run_check("relu_backward", check, verbose=verbose)
+
+
+def check_softmax(softmax_fn: Callable[[np.ndarray], Any], *, verbose: bool = True) -> ExerciseResult:
+    """Check ``softmax(logits) -> probabilities`` along each row, including huge logits.
+
+    Two batches: ordinary logits ``(4, 5)``, then rows like ``[1000, 1001, …]``
+    and ``[-1000, …]`` that overflow (or underflow to 0/0) unless each row's
+    maximum is subtracted before ``exp``.
+    """
+    rows_hint = (
+        "each row is one sample and must sum to 1; yours normalises each column. "
+        "Sum along the classes: e.sum(axis=1, keepdims=True)."
+    )
+
+    keepdims_hint = "keepdims=True keeps the summed axis, so (N, C) / (N, 1) divides each row by its own sum."
+
+    def check() -> str:
+        ordinary = 3 * np.random.default_rng(5).standard_normal((4, 5))
+        huge = np.array(
+            [
+                [1000.0, 1001.0, 1002.0, 999.0],
+                [-1000.0, -1001.0, -1002.0, -999.0],
+                [0.0, 1.0, 2.0, 3.0],
+            ]
+        )
+        for logits in (ordinary, huge):
+            with np.errstate(all="ignore"):  # a wrong answer gets a diagnosis, not a warning
+                naive = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+                shifted_globally = np.exp(logits - logits.max())
+                global_max = shifted_globally / shifted_globally.sum(axis=1, keepdims=True)
+                whole_batch = shifted_globally / shifted_globally.sum()
+                by_column = np.exp(logits - logits.max(axis=0))
+                by_column /= by_column.sum(axis=0)
+            got = _call("softmax", softmax_fn, {"logits": logits}, keepdims_hint)
+            compare_arrays(
+                "probabilities",
+                got,
+                softmax(logits),
+                hint=_hint(
+                    got,
+                    "p_k = exp(z_k - max(z)) / sum_j exp(z_j - max(z)), along each row.",
+                    by_value=[
+                        (
+                            naive,
+                            "exp(1000) overflows to inf, and inf / inf is NaN (and exp(-1000) underflows "
+                            "to 0 / 0). Subtract each row's maximum before exp: softmax does not change "
+                            "under a shift, and then every exp is of a number <= 0.",
+                        ),
+                        (
+                            global_max,
+                            "you subtracted the maximum of the whole batch; a row far below it underflows "
+                            "to 0 / 0. Subtract each row's own maximum: logits.max(axis=1, keepdims=True).",
+                        ),
+                        (by_column, rows_hint),
+                        (
+                            whole_batch,
+                            "you divided by the sum over the whole batch; divide each row by its own sum: "
+                            "e.sum(axis=1, keepdims=True).",
+                        ),
+                    ],
+                    by_shape={(len(logits),): "return one probability per class: shape (N, C), like logits."},
+                ),
+            )
+        return "rows sum to 1 and match mlp.softmax, also for logits of ±1000 (no overflow, no NaN)."
+
+    return run_check("softmax", check, verbose=verbose)
+
+
+def check_network_backward(
+    network_backward: Callable[[list[Layer], np.ndarray], Any], *, verbose: bool = True
+) -> ExerciseResult:
+    """Check ``network_backward(layers, grad_logits) -> grad_input`` on a small network.
+
+    The layers have already run forward; the learner's function must call
+    each one's ``backward``, last layer first, so that every parameter's
+    ``.grad`` is filled, and return the gradient with respect to the input.
+    The network mixes Dense, ReLU and Tanh layers so that the loop cannot
+    rely on knowing which layer comes where.
+    """
+    loop_hint = (
+        "Go through the layers from last to first (for layer in reversed(layers)), giving each "
+        "layer's backward the gradient returned by the layer after it, activations included."
+    )
+
+    def check() -> str:
+        network = _small_network()
+        rng = np.random.default_rng(6)
+        x = rng.standard_normal((BATCH, network.n_inputs))
+        labels = rng.integers(0, network.n_classes, BATCH)
+
+        reference = network.astype(np.float64)  # a copy: the learner gets another one
+        loss = SoftmaxCrossEntropy()
+        loss.forward(reference.forward(x), labels)
+        grad_logits = loss.backward()
+        expected_input = reference.backward(grad_logits)
+
+        learner = network.astype(np.float64)
+        learner.forward(x)
+        for parameter in learner.parameters():
+            parameter.grad[...] = np.nan  # so that a layer the loop skipped stands out
+        layers = learner.layers
+        order = list(layers)
+        grad_input = _call(
+            "network_backward", network_backward, {"layers": layers, "grad_logits": grad_logits}, loop_hint
+        )
+        if len(layers) != len(order) or any(a is not b for a, b in zip(layers, order)):
+            raise Mismatch(
+                "network_backward changed the list `layers` in place (layers.reverse()?); "
+                "iterate over reversed(layers) instead, which leaves the list as it was."
+            )
+
+        if grad_input is None:
+            raise Mismatch(
+                "network_backward returned None. Did you forget to `return` the gradient that the "
+                "first layer's backward gives back?"
+            )
+        problems = []
+        for i, (mine, theirs) in enumerate(zip(reference.layers, learner.layers)):
+            for expected, got in zip(mine.parameters(), theirs.parameters()):
+                name = f"layers[{i}].{got.name}.grad"
+                if np.all(np.isnan(got.grad)):
+                    problems.append(f"{name} was never computed: the loop skipped layers[{i}].")
+                    continue
+                problems += _collect(lambda n=name, g=got.grad, e=expected.grad: compare_arrays(n, g, e))
+        problems += _collect(
+            lambda: compare_arrays(
+                "grad_input",
+                grad_input,
+                expected_input,
+                hint=_hint(
+                    grad_input,
+                    "",  # the hint about the loop follows the list
+                    by_shape={
+                        grad_logits.shape: "return the gradient with respect to the network's input, "
+                        "shape (N, n_inputs): what the first layer's backward returns, not grad_logits."
+                    },
+                ),
+            )
+        )
+        if problems:
+            n_tensors = len(learner.parameters()) + 1
+            raise Mismatch(
+                f"{len(problems)} of {n_tensors} gradients are wrong:\n  "
+                + "\n  ".join(problems)
+                + f"\n  Hint: {loop_hint}"
+            )
+        chain = " -> ".join(type(layer).__name__ for layer in layers)
+        n_params = len(learner.parameters())
+        return f"the input gradient and all {n_params} parameter gradients match, through {chain}."
+
+    return run_check("network_backward", check, verbose=verbose)
+
+
+def _small_network() -> Sequential:
+    """7 -> 6 -> 5 -> 4, with a ReLU and a Tanh between the Dense layers, in float64."""
+    return Sequential(
+        [
+            Dense(7, 6, seed=10, dtype=np.float64),
+            ReLU(),
+            Dense(6, 5, seed=11, init="xavier", dtype=np.float64),
+            Tanh(),
+            Dense(5, 4, seed=12, dtype=np.float64),
+        ]
+    )
+
+
+def _call(function_name: str, fn: Callable[..., Any], arguments: dict[str, Any], hint: str = "") -> Any:
+    """Call the learner's ``fn`` on copies of ``arguments``; check it left them unchanged.
+
+    An exception from the learner's code becomes a one-line ``Mismatch``: the
+    traceback from deep inside NumPy would say where, not what is wrong.
+    """
+    copies = {
+        name: value.copy() if isinstance(value, np.ndarray) else value for name, value in arguments.items()
+    }
+    try:
+        with np.errstate(all="ignore"):  # NaN and inf in the answer are diagnosed below, clearly
+            result = fn(*copies.values())
+    except NotImplementedError:
+        raise Mismatch(
+            f"{function_name} is not written yet: replace `raise NotImplementedError` with your code."
+        ) from None
+    except Exception as e:  # the learner's code may raise anything
+        first_line = next(iter(str(e).strip().splitlines()), "")
+        raise Mismatch(
+            f"your {function_name} raised {type(e).__name__}: {first_line}"
+            + (f" Hint: {hint}" if hint else "")
+        ) from None
+    for name, original in arguments.items():
+        if isinstance(original, np.ndarray) and not np.array_equal(copies[name], original, equal_nan=True):
+            raise Mismatch(
+                f"{function_name} changed its argument `{name}` in place (`{name} *= ...`, "
+                f"`{name}[...] = ...` or `{name} -= ...`). The caller may still need it: compute a new "
+                f"array instead (e.g. `{name} * mask` or `{name} - m`)."
+            )
+    return result
+
+
+def _unpack_tuple(function_name: str, result: Any, names: Sequence[str]) -> tuple[Any, ...]:
+    """The learner's ``return a, b, c`` as a tuple, or a Mismatch saying what came back instead."""
+    wanted = f"({', '.join(names)})"
+    if result is None:
+        raise Mismatch(f"{function_name} returned None. Did you forget `return {', '.join(names)}`?")
+    if not isinstance(result, tuple | list) or len(result) != len(names):
+        raise Mismatch(f"{function_name} should return the tuple {wanted}, but returned {_describe(result)}.")
+    return tuple(result)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def _collect(*checks: Callable[[], None]) -> list[str]:
+    """Run each comparison; return the messages of those that failed, so all are reported at once."""
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except Mismatch as e:
+            problems.append(str(e))
+    return problems
+
+
+def _hint(
+    got: Any,
+    default: str,
+    *,
+    by_value: Sequence[tuple[np.ndarray, str]] = (),
+    by_shape: dict[tuple[int, ...], str] | None = None,
+) -> str:
+    """The hint for a typical mistake that ``got`` looks like, else ``default``.
+
+    ``by_value`` pairs the answer a known mistake produces with what to say
+    about it (NaN matching NaN, so that an overflow's pattern is recognised);
+    ``by_shape`` does the same for a wrong shape.
+    """
+    if got is None:
+        return ""  # compare_arrays already asks about the missing `return`
+    try:
+        array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return default
+    for wrong, hint in by_value:
+        if array.shape == wrong.shape and np.allclose(array, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
+            return hint
+    return (by_shape or {}).get(array.shape, default)
