@@ -1,0 +1,56 @@
+"""Read a digit from an image file: ``python -m mlp.predict IMAGE.png [--model PATH]``.
+
+The image goes through the same MNIST-style preprocessing as a drawing in
+the dashboard, so a photo of a digit on paper works too. Prints the digit and
+the ten probabilities, most likely first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mlp.model_io import ModelFileError, load_model
+from mlp.network import Sequential
+from mlp.preprocess import EmptyDrawingError, preprocess_digit
+
+
+def read_grayscale(path: Path) -> np.ndarray:
+    """The image at ``path`` as a 2-D uint8 array; transparent pixels count as background."""
+    with Image.open(path) as image:
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, "white")
+            image = Image.alpha_composite(white, rgba)
+        return np.asarray(image.convert("L"))
+
+
+def predict_file(path: Path, model: Sequential) -> np.ndarray:
+    """The ten class probabilities for the digit in the image file ``path``."""
+    return model.predict_proba(preprocess_digit(read_grayscale(path)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlp.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("image", type=Path, help="a PNG or JPEG of one digit")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: the shipped model)")
+    args = parser.parse_args(argv)
+    try:
+        proba = predict_file(args.image, load_model(args.model))
+    except (FileNotFoundError, IsADirectoryError, UnidentifiedImageError, EmptyDrawingError, ModelFileError) as e:
+        message = f"not an image Pillow can read: {args.image}" if isinstance(e, UnidentifiedImageError) else e
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    digit = int(proba.argmax())
+    print(f"{args.image}: {digit} ({proba[digit]:.1%})")
+    for cls in np.argsort(proba)[::-1]:
+        print(f"  {cls}  {proba[cls]:6.1%}  {'█' * round(40 * proba[cls])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
