@@ -41,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         proba = predict_file(args.image, load_model(args.model))
-    except (FileNotFoundError, IsADirectoryError, UnidentifiedImageError, EmptyDrawingError, ModelFileError) as e:
-        message = f"not an image Pillow can read: {args.image}" if isinstance(e, UnidentifiedImageError) else e
-        print(f"error: {message}", file=sys.stderr)
+    except UnidentifiedImageError:
+        print(f"error: not an image Pillow can read: {args.image}", file=sys.stderr)
+        return 1
+    except (OSError, EmptyDrawingError, ModelFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
     digit = int(proba.argmax())
     print(f"{args.image}: {digit} ({proba[digit]:.1%})")
