@@ -1,0 +1,174 @@
+"""A Voila server for the dashboard, on a free local port, for tests and benchmarks.
+
+Serving the notebook in a real browser is the only way to know that the
+dashboard works for a visitor, so the browser test and the benchmark both
+start one. This class keeps them honest and tidy: the server gets its own
+Jupyter directories (so no configuration of yours changes what is measured),
+it listens on 127.0.0.1 only, and ``stop()`` ends it and its kernels.
+
+``test_mode=True`` disables Tornado's XSRF check. Only do that for a
+throw-away server on localhost: a page that closes sends a "shut down my
+kernel" beacon without an XSRF token, and we want that shutdown to happen so
+that we can check kernels are released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_draw_a_digit.ipynb"
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class VoilaServer:
+    """``voila NOTEBOOK`` as a child process; use it as a context manager.
+
+    >>> with VoilaServer() as server:          # doctest: +SKIP
+    ...     print(server.url)
+    """
+
+    def __init__(
+        self, notebook: str | Path = NOTEBOOK, *, test_mode: bool = False, extra_args: tuple = ()
+    ) -> None:
+        self.notebook = Path(notebook).resolve()
+        if not self.notebook.is_file():
+            raise FileNotFoundError(f"no notebook at {self.notebook}")
+        self.test_mode = test_mode
+        self.extra_args = tuple(extra_args)
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self._home: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 60) -> VoilaServer:
+        """Start the server; return once it accepts connections.
+
+        We do not wait for a page: opening one would start a kernel.
+        """
+        self._home = tempfile.TemporaryDirectory(prefix="voila-")
+        home = Path(self._home.name)
+        env = dict(os.environ)
+        for name in (
+            "JUPYTER_CONFIG_DIR",
+            "JUPYTER_DATA_DIR",
+            "JUPYTER_RUNTIME_DIR",
+            "IPYTHONDIR",
+            "MPLCONFIGDIR",
+        ):
+            (home / name).mkdir()
+            env[name] = str(home / name)
+        self.port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "voila",
+            str(self.notebook),
+            "--no-browser",
+            f"--port={self.port}",
+            "--Voila.ip=127.0.0.1",
+            f"--Voila.connection_dir_root={home}",
+            *(["--Voila.tornado_settings={'disable_check_xsrf': True}"] if self.test_mode else []),
+            *self.extra_args,
+        ]
+        self._log = open(home / "voila.log", "wb")  # noqa: SIM115 -- closed in stop()
+        # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.notebook.parent,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(
+                    f"voila exited with code {self.process.returncode}; see {home / 'voila.log'}"
+                )
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"voila did not listen on port {self.port} within {timeout} s")
+
+    def log(self) -> str:
+        """What the server printed so far (for a failing test's message)."""
+        return (Path(self._home.name) / "voila.log").read_text(errors="replace") if self._home else ""
+
+    def kernel_running(self, kernel_id: str) -> bool:
+        """Whether the server still runs the kernel ``kernel_id`` (asked through its REST API).
+
+        Voila answers ``GET /api/kernels/<id>`` but, unlike Jupyter, does not
+        list its kernels; a page's kernel id is in the URL of its websocket.
+        """
+        try:
+            with urllib.request.urlopen(f"{self.url}api/kernels/{kernel_id}", timeout=10) as response:
+                return json.load(response)["id"] == kernel_id
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return False
+            raise
+
+    def memory(self) -> tuple[int, int]:
+        """``(bytes, processes)``: resident memory of the server and its kernels, and their number."""
+        import psutil  # a dependency of ipykernel, needed only here
+
+        server = psutil.Process(self.process.pid)
+        processes = [server, *server.children(recursive=True)]
+        rss = 0
+        for p in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):  # a kernel that just ended
+                rss += p.memory_info().rss
+        return rss, len(processes)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the server and its kernels: SIGTERM to its process group, SIGKILL if it lingers."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        if self.process is not None:
+            # Kernels may outlive the server by a moment; the group id is still theirs.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    def __enter__(self) -> VoilaServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
