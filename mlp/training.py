@@ -113,10 +113,12 @@ def fit(
 ) -> History:
     """Train ``model`` in place on ``(x, y)`` and return its ``History``.
 
-    * ``seed`` fixes the shuffling (and the augmentation's randomness): the same
-      call on the same machine gives the same weights.
+    * ``seed`` fixes the shuffling (and the augmentation's randomness).
     * ``augment(batch, rng)`` may return a modified copy of each batch.
-    * ``threads``: BLAS threads; ``None`` measures which count is fastest.
+    * ``threads``: BLAS threads; ``None`` measures which count is fastest
+      (``mlp.threads.best_thread_count``). A different thread count splits the
+      matrix products differently, which changes the last bits of the sums, so
+      pass ``threads`` explicitly when a rerun must give bit-identical weights.
     * With ``validation_data``, ``stop_at_accuracy`` ends training once the
       validation accuracy reaches it, and ``restore_best`` puts back the
       weights of the epoch with the best validation accuracy. The test set is
