@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,48 +24,22 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 from ipycanvas import Canvas, hold_canvas
-from PIL import Image
 
+from mlp.draw_view import STYLE, UNSURE_BELOW, bars_html, png, preview_png, result_html
 from mlp.model_io import load_model
 from mlp.network import Sequential
 from mlp.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
 from mlp.rasterize import StrokeRaster
+
+__all__ = ["MAX_UPLOAD_BYTES", "UNSURE_BELOW", "DigitPad"]
 
 SIZE = 280  # the pad's side on screen, in CSS pixels
 PIXEL_RATIO = 2  # canvas pixels per CSS pixel, so that strokes stay crisp on HiDPI screens
 # A 22-pixel-wide brush on a digit about 200 pixels tall is what MNIST looks like:
 # strokes about 2 pixels wide on a digit 20 pixels tall.
 BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
-# Below this top probability the pad says "not sure". On the MNIST test set, the
-# shipped model's answers below 80 % confidence are right only about 2 times in 3
-# (above it, 99.5 % are): tests/test_draw.py measures it again.
-UNSURE_BELOW = 0.8
 MIN_INTERVAL = 0.04  # seconds between live predictions while drawing
 MAX_UPLOAD_BYTES = 5_000_000
-PREVIEW_CELL = 6  # screen pixels per input pixel in "what the network sees"
-
-STYLE = """<style>
-.dp-root { font-family: system-ui, sans-serif; color: #222; gap: 24px; align-items: flex-start; }
-.dp-canvas { border-radius: 10px; box-shadow: 0 1px 6px rgba(0,0,0,.35); cursor: crosshair; }
-.dp-result { width: 230px; text-align: center; }
-.dp-digit { font-size: 96px; font-weight: 700; line-height: 1.05; color: #1565c0; }
-.dp-unsure .dp-digit, .dp-empty .dp-digit { color: #9e9e9e; }
-.dp-caption { font-size: 16px; color: #555; min-height: 2.6em; }
-.dp-row { display: flex; align-items: center; gap: 8px; font: 14px/20px ui-monospace, monospace; }
-.dp-track { flex: 1; height: 12px; background: #eceff1; border-radius: 6px; overflow: hidden; }
-.dp-fill { display: block; height: 100%; background: #90caf9; transition: width 60ms linear; }
-.dp-top .dp-fill { background: #1565c0; }
-.dp-top { font-weight: 700; }
-.dp-p { width: 3.2em; text-align: right; color: #555; }
-.dp-title { font-size: 14px; color: #555; margin-bottom: 6px; }
-.dp-preview img, img.dp-preview { image-rendering: pixelated; border-radius: 4px; }
-.dp-error { color: #c62828; font-weight: 600; width: 280px; }
-/* FileUpload always appends its file count, "(0)", to the label: show our label instead. */
-.dp-upload.widget-upload { font-size: 0; }
-.dp-upload.widget-upload i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 4px; }
-.dp-upload.widget-upload::after { content: "Upload image"; font-size: var(--jp-widgets-font-size, 13px); }
-.dp-info { color: #666; }
-</style>"""
 
 
 def _reporting_errors(handler: Callable[..., None]) -> Callable[..., None]:
@@ -112,14 +85,20 @@ class DigitPad(widgets.VBox):
         )
         self.canvas.add_class("dp-canvas")
         self.result, self.bars, self.status = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        self.result.add_class("dp-result-box")
         self.preview = widgets.Image(format="png")
         self.preview.add_class("dp-preview")
         fit = widgets.Layout(width="auto", flex="1 1 auto")
-        self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=fit)
-        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=fit)
+        self.clear_button = widgets.Button(
+            description="Clear", icon="eraser", tooltip="Start again", layout=fit
+        )
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", tooltip="Remove the last stroke", layout=fit
+        )
         self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,.png,.jpg,.jpeg", description="Upload image", layout=fit
+            accept="image/png,image/jpeg,.png,.jpg,.jpeg",
+            description="Upload image",
+            tooltip=f"A PNG or JPEG of a handwritten digit, up to {MAX_UPLOAD_BYTES // 1_000_000} MB",
+            layout=fit,
         )
         self.upload.add_class("dp-upload")
         self._upload_picture = widgets.Image(format="png")  # the upload, as drawn on the canvas
@@ -137,18 +116,24 @@ class DigitPad(widgets.VBox):
         self.undo_button.on_click(lambda _: self.undo())
         self.upload.observe(self._on_upload, "value")
 
-        buttons = widgets.HBox(
-            [self.clear_button, self.undo_button, self.upload], layout=widgets.Layout(width=f"{SIZE}px")
-        )
-        seen = widgets.VBox(
-            [widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>'), self.preview]
-        )
-        answer = widgets.VBox([self.result, self.bars], layout=widgets.Layout(width="240px"))
-        pad = widgets.VBox([self.canvas, buttons, self.status])
-        row = widgets.HBox([pad, answer, seen])
-        row.add_class("dp-root")
-        self.children = [widgets.HTML(STYLE), row]
+        self.children = self._layout()
         self._update()
+
+    def _layout(self) -> list[widgets.Widget]:
+        """Three columns: the pad and its buttons, the answer, what the network sees."""
+        buttons = widgets.HBox(
+            [self.clear_button, self.undo_button, self.upload],
+            layout=widgets.Layout(width=f"{SIZE}px", margin="10px 0 0 0"),
+        )
+        pad = widgets.VBox([self.canvas, buttons, self.status])
+        answer = widgets.VBox([self.result, self.bars], layout=widgets.Layout(width="240px"))
+        title = widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>')
+        note = widgets.HTML(
+            '<div class="dp-note">Each square is one of its 784 inputs:<br>black is 0, white is 1.</div>'
+        )
+        row = widgets.HBox([pad, answer, widgets.VBox([title, self.preview, note])])
+        row.add_class("dp-root")
+        return [widgets.HTML(STYLE), row]
 
     # --- what a pointer does -------------------------------------------------------------------
 
@@ -245,7 +230,7 @@ class DigitPad(widgets.VBox):
             return
         self._reset()
         self.uploaded = gray
-        self._upload_picture.value = _png(gray)
+        self._upload_picture.value = png(gray, max_side=SIZE * PIXEL_RATIO)  # no more than the canvas shows
         self._repaint()
         self._update()
         self._say(f"Reading {name}. Draw on the pad to start again.")
@@ -274,9 +259,9 @@ class DigitPad(widgets.VBox):
         self.network_input = x
         self.probabilities = None if x is None else self.model.predict_proba(x)
         strokes = len(self.raster.strokes) - self._drawing  # finished strokes only
-        self.result.value = _result_html(self.probabilities, strokes)
-        self.bars.value = _bars_html(self.probabilities)
-        self.preview.value = _preview_png(x)
+        self.result.value = result_html(self.probabilities, strokes)
+        self.bars.value = bars_html(self.probabilities)
+        self.preview.value = preview_png(x)
 
     def _reset(self) -> None:
         self.raster.clear()
@@ -305,51 +290,3 @@ class DigitPad(widgets.VBox):
     def _say(self, message: str, *, error: bool = False) -> None:
         css = "dp-error" if error else "dp-info"
         self.status.value = f'<div class="{css}">{html.escape(message)}</div>' if message else ""
-
-
-def _percent(p: float) -> str:
-    return "&gt;99%" if p > 0.99 else f"{p:.0%}"  # rounding 99.7 % up to 100 % would overclaim
-
-
-def _result_html(probabilities: np.ndarray | None, strokes: int) -> str:
-    if probabilities is None:
-        state, digit, caption = "empty", "✎", "Draw a digit, 0 to 9, in the black square"
-    else:
-        first, second = np.argsort(probabilities)[::-1][:2]
-        top = probabilities[first]
-        if top >= UNSURE_BELOW:
-            state, digit, caption = "sure", str(first), f"{_percent(top)} sure"
-        else:
-            state, digit = "unsure", "?"
-            caption = f"Not sure: {first} ({_percent(top)}) or {second} ({_percent(probabilities[second])})?"
-    return (
-        f'<div class="dp-result dp-{state}" data-state="{state}" data-strokes="{strokes}">'
-        f'<div class="dp-digit">{digit}</div><div class="dp-caption">{caption}</div></div>'
-    )
-
-
-def _bars_html(probabilities: np.ndarray | None) -> str:
-    p = np.zeros(10) if probabilities is None else probabilities
-    top = -1 if probabilities is None else int(p.argmax())
-    rows = [
-        f'<div class="dp-row{" dp-top" if d == top else ""}" data-digit="{d}"><span>{d}</span>'
-        f'<span class="dp-track"><span class="dp-fill" style="width:{100 * p[d]:.1f}%"></span></span>'
-        f'<span class="dp-p">{"" if probabilities is None else _percent(p[d])}</span></div>'
-        for d in range(10)
-    ]
-    return "".join(rows)
-
-
-def _preview_png(x: np.ndarray | None) -> bytes:
-    """The 28×28 input enlarged, with a faint grid so that each of its pixels is visible."""
-    pixels = np.zeros((28, 28), dtype=np.uint8) if x is None else np.round(x * 255).astype(np.uint8)
-    big = np.repeat(np.repeat(pixels, PREVIEW_CELL, axis=0), PREVIEW_CELL, axis=1)  # (168, 168)
-    big = np.pad(big, ((0, 1), (0, 1)))  # room to close the grid on the right and bottom
-    big[::PREVIEW_CELL] = big[:, ::PREVIEW_CELL] = 48
-    return _png(big)
-
-
-def _png(gray: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(gray).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()

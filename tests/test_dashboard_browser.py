@@ -74,7 +74,9 @@ def open_dashboard(browser: Browser, server: VoilaServer, kernel_ids: list[str] 
         )
     page.goto(server.url)
     expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
-    page.wait_for_function(PAINTED, timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        PAINTED, timeout=TIMEOUT_MS, polling=100
+    )  # animation frames pause in background tabs
     return page
 
 

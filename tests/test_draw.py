@@ -18,7 +18,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mlp
-from mlp.draw import MAX_UPLOAD_BYTES, PIXEL_RATIO, PREVIEW_CELL, SIZE, STYLE, UNSURE_BELOW, DigitPad
+from mlp.draw import MAX_UPLOAD_BYTES, PIXEL_RATIO, SIZE, UNSURE_BELOW, DigitPad
+from mlp.draw_view import PREVIEW_CELL, STYLE
 from mlp.preprocess import preprocess_digit
 from mlp.rasterize import StrokeRaster
 
