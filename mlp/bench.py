@@ -86,7 +86,6 @@ import itertools
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -281,8 +280,8 @@ def _busy_seconds() -> float | None:
 
 def _own_seconds() -> float:
     """CPU seconds of this process and of the subprocesses it has waited for."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 @contextmanager
