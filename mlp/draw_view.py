@@ -37,6 +37,7 @@ STYLE = """<style>
 .dp-note { font-size: 13px; color: #777; margin-top: 6px; line-height: 1.4; }
 .dp-preview img, img.dp-preview { image-rendering: pixelated; border-radius: 4px; }
 .dp-error { color: #c62828; font-weight: 600; width: 280px; }
+.dp-root .jupyter-button { padding: 0 8px; }  /* three buttons fit under the pad, in JupyterLab too */
 /* FileUpload always appends its file count, "(0)", to the label: show our label instead. */
 .dp-upload.widget-upload { font-size: 0; }
 .dp-upload.widget-upload i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 4px; }

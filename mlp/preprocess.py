@@ -110,12 +110,7 @@ def centre_by_mass(patch: np.ndarray, frame: int = FRAME, centre: tuple[float, f
 def _as_ink(image: np.ndarray) -> np.ndarray:
     """``image`` as float32 ink: 0 for background, 1 for the strongest stroke."""
     image = np.asarray(image)
-    if image.dtype == np.uint8:
-        pixels = image.astype(np.float32)
-        pixels *= 1 / 255
-    elif np.issubdtype(image.dtype, np.floating):
-        pixels = image.astype(np.float32)  # always a copy: we modify it in place below
-    else:
+    if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
         hint = " (for 0-255 pixels use .astype(np.uint8))" if np.issubdtype(image.dtype, np.integer) else ""
         raise TypeError(
             f"image must be uint8 (0-255) or float (0-1) grayscale, got dtype {image.dtype}{hint}"
@@ -125,7 +120,11 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must be a 2-D grayscale array, got shape {image.shape}{hint}")
     if image.size == 0:
         raise ValueError(f"image has no pixels (shape {image.shape})")
-    check_finite(image, "image")
+    pixels = image.astype(np.float32)  # always a copy: we modify it in place below
+    if image.dtype == np.uint8:
+        pixels *= 1 / 255
+    else:
+        check_finite(image, "image")
     low, high = float(pixels.min()), float(pixels.max())
     if low < 0 or high > 1:
         raise ValueError(
@@ -167,7 +166,15 @@ def read_image(data: bytes) -> np.ndarray:
             image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
             image = ImageOps.exif_transpose(image)
             image.thumbnail((MAX_SIDE, MAX_SIDE))
-            rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255  # (h, w, 4)
+            if image.mode.startswith("I"):  # a 16-bit grayscale PNG: converting it to RGBA would clip at 255
+                gray, alpha = (
+                    np.asarray(image, dtype=np.float32) / 65535,
+                    np.ones(image.size[::-1], np.float32),
+                )
+            else:
+                rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255  # (h, w, 4)
+                gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (h, w, 3) @ (3,)
+                alpha = rgba[..., 3]
     except ImageFileError:
         raise
     except Image.DecompressionBombError as e:  # Pillow's own, larger limit, checked on opening
@@ -177,8 +184,6 @@ def read_image(data: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow reports unknown formats, truncated and corrupt files with these.
         raise ImageFileError(f"not a readable PNG or JPEG image ({e})") from e
-    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (h, w, 3) @ (3,) -> (h, w)
-    alpha = rgba[..., 3]
     if alpha.min() < 1:
         visible_is_light = (gray * alpha).sum() > 0.5 * alpha.sum()
         # Mostly transparent: what is visible is the ink, so lay it on the opposite

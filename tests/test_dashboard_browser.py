@@ -143,6 +143,33 @@ def test_drawing_a_one_then_a_zero(dashboard):
     expect(dashboard.locator(".dp-row.dp-top")).to_have_attribute("data-digit", "0")
 
 
+def test_touch_draws_like_a_mouse(dashboard):
+    cdp = dashboard.context.new_cdp_session(dashboard)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    box = dashboard.locator("canvas.dp-canvas").bounding_box()
+    for i in range(11):
+        kind = "touchStart" if i == 0 else "touchMove"
+        point = {"x": box["x"] + 145 - i, "y": box["y"] + 50 + 18 * i}
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    expect_digit(dashboard, "1", strokes=1)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": False})
+    cdp.detach()
+
+
+def test_releasing_outside_the_canvas_ends_the_stroke(dashboard):
+    box = dashboard.locator("canvas.dp-canvas").bounding_box()
+    dashboard.mouse.move(box["x"] + 145, box["y"] + 50)
+    dashboard.mouse.down()
+    dashboard.mouse.move(box["x"] + 140, box["y"] + 330, steps=10)  # 50 px below the pad
+    dashboard.mouse.up()
+    expect_digit(dashboard, "1", strokes=1)
+    dashboard.mouse.move(box["x"] + 60, box["y"] + 140, steps=5)  # back over the pad, no button pressed
+    draw(dashboard, [(200, 200), (201, 201)])  # a dot, so that we know the moves above were handled
+    expect(dashboard.locator(".dp-result")).to_have_attribute("data-strokes", "2")
+    assert canvas_pixel(dashboard, 60, 140) == [0, 0, 0, 255], "moving without a button draws nothing"
+
+
 def test_undo_then_clear(dashboard):
     draw(dashboard, *FOUR)
     expect_digit(dashboard, "4", strokes=2)

@@ -225,6 +225,13 @@ def test_transparent_backgrounds_keep_the_digit_visible(model):
     assert model.predict(reference) == 7
 
 
+def test_16_bit_png_keeps_its_grey_levels():
+    scan = np.full((120, 100), 60_000, np.uint16)  # light paper...
+    scan[20:100, 45:55] = 4_000  # ...and a dark "1"
+    gray = read_image(encode(Image.fromarray(scan), "PNG"))
+    assert abs(int(gray[0, 0]) - round(60_000 / 65535 * 255)) <= 1 and abs(int(gray[50, 50]) - 16) <= 1
+
+
 def test_phone_photos_are_turned_upright():
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: "rotate 90° clockwise to display"
