@@ -143,6 +143,18 @@ def test_drawing_a_one_then_a_zero(dashboard):
     expect(dashboard.locator(".dp-row.dp-top")).to_have_attribute("data-digit", "0")
 
 
+def test_answer_appears_while_drawing_before_release(dashboard):
+    box = dashboard.locator("canvas.dp-canvas").bounding_box()
+    dashboard.mouse.move(box["x"] + 145, box["y"] + 50)
+    dashboard.mouse.down()
+    dashboard.mouse.move(box["x"] + 135, box["y"] + 235, steps=10)
+    result = dashboard.locator(".dp-result")
+    expect(result).to_have_attribute("data-strokes", "0")  # the stroke is not finished...
+    expect(result).not_to_have_attribute("data-state", "empty")  # ...and it is read already
+    dashboard.mouse.up()
+    expect_digit(dashboard, "1", strokes=1)
+
+
 def test_touch_draws_like_a_mouse(dashboard):
     cdp = dashboard.context.new_cdp_session(dashboard)
     cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
