@@ -34,24 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from mlp.dashboard_server import VoilaServer
+from mlp.dashboard_server import CHROMIUM_FLAGS, PAINTED, VoilaServer
 from mlp.draw import PIXEL_RATIO, DigitPad
 from mlp.model_io import load_model
 from mlp.preprocess import preprocess_digit
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-PAINTED = """() => {
+# PAINTED, stamping when it first holds on the page's clock, which starts at navigation.
+PAINTED_AT = """() => {
     const canvas = document.querySelector("canvas.dp-canvas");
-    return canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
+    const painted = canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
+    if (painted && window.__paintedAt === undefined) window.__paintedAt = performance.now();
+    return painted;
 }"""
 # Stamps the moment the mouse is released (capture phase: before the canvas hears of it)
 # and the moment the answer for the finished stroke enters the page (the screen shows it
@@ -67,13 +60,6 @@ LATENCY_PROBE = """() => {
             window.__up = null;
         }
     }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
-}"""
-# The same test, stamping when it first holds on the page's clock, which starts at navigation.
-PAINTED_AT = """() => {
-    const canvas = document.querySelector("canvas.dp-canvas");
-    const painted = canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
-    if (painted && window.__paintedAt === undefined) window.__paintedAt = performance.now();
-    return painted;
 }"""
 TIMEOUT_MS = 120_000
 

@@ -28,6 +28,23 @@ import urllib.request
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_draw_a_digit.ipynb"
+# Headless Debian Chromium, quiet: no background downloads, no first-run work, no QUIC.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# JavaScript: is the pad painted? An unpainted canvas is transparent; ours is painted
+# black when the page connects.
+PAINTED = """() => {
+    const canvas = document.querySelector("canvas.dp-canvas");
+    return canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
+}"""
 
 
 def free_port() -> int:

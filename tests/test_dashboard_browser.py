@@ -26,23 +26,8 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
-from mlp.dashboard_server import VoilaServer  # noqa: E402
+from mlp.dashboard_server import CHROMIUM_FLAGS, PAINTED, VoilaServer  # noqa: E402
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-# Painted means opaque: an unpainted canvas is transparent.
-PAINTED = """() => {
-    const canvas = document.querySelector("canvas.dp-canvas");
-    return canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
-}"""
 TIMEOUT_MS = 30_000  # a page starts a kernel and runs the notebook: a few seconds, more on a busy machine
 
 # Strokes in CSS pixels on the 280 × 280 pad.
@@ -74,9 +59,8 @@ def open_dashboard(browser: Browser, server: VoilaServer, kernel_ids: list[str] 
         )
     page.goto(server.url)
     expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
-    page.wait_for_function(
-        PAINTED, timeout=TIMEOUT_MS, polling=100
-    )  # animation frames pause in background tabs
+    # Polled on a timer: animation frames, the default, pause in background tabs.
+    page.wait_for_function(PAINTED, timeout=TIMEOUT_MS, polling=100)
     return page
 
 
