@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_draw_a_digit.ipynb"
 # Headless Debian Chromium, quiet: no background downloads, no first-run work, no QUIC.
@@ -72,6 +73,7 @@ class VoilaServer:
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self._home: tempfile.TemporaryDirectory | None = None
+        self._log: BinaryIO | None = None
 
     @property
     def url(self) -> str:
@@ -118,23 +120,22 @@ class VoilaServer:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(
-                    f"voila exited with code {self.process.returncode}; see {home / 'voila.log'}"
-                )
+        while self.process.poll() is None and time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
             except OSError:
                 time.sleep(0.1)
+        code, log = self.process.poll(), self.log()
         self.stop()
-        raise TimeoutError(f"voila did not listen on port {self.port} within {timeout} s")
+        what = f"exited with code {code}" if code is not None else f"did not listen within {timeout} s"
+        raise RuntimeError(f"voila {what}; it printed:\n{log[-3000:]}")
 
     def log(self) -> str:
         """What the server printed so far (for a failing test's message)."""
-        return (Path(self._home.name) / "voila.log").read_text(errors="replace") if self._home else ""
+        if self._home is None:
+            return ""
+        return (Path(self._home.name) / "voila.log").read_text(errors="replace")
 
     def kernel_running(self, kernel_id: str) -> bool:
         """Whether the server still runs the kernel ``kernel_id`` (asked through its REST API).
@@ -163,21 +164,16 @@ class VoilaServer:
         return rss, len(processes)
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop the server and its kernels: SIGTERM to its process group, SIGKILL if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            except ProcessLookupError:
-                pass
-        if self.process is not None:
-            # Kernels may outlive the server by a moment; the group id is still theirs.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        if getattr(self, "_log", None) is not None:
+        """Stop the server and the kernels it started; calling it again does nothing."""
+        process, self.process = self.process, None
+        if process is not None:
+            _signal(process, signal.SIGTERM)  # the server shuts its kernels down, then exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
+            # Whatever is left (a hung server, a kernel that outlived it) is killed.
+            _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+            process.wait()
+        if self._log is not None:
             self._log.close()
             self._log = None
         if self._home is not None:
@@ -189,3 +185,12 @@ class VoilaServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _signal(process: subprocess.Popen, signum: int) -> None:
+    """Send ``signum`` to the server and, on POSIX, to every process of its group (its kernels)."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.name == "posix":
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
