@@ -126,6 +126,42 @@ def red_css_colour() -> tuple[int, int, int]:
     return tuple(int(hex_colour[i : i + 2], 16) for i in (0, 2, 4))
 
 
+# --- strokes to pixels ---------------------------------------------------------------------------
+
+
+def test_raster_paints_a_round_brush_of_the_right_width():
+    raster = StrokeRaster(canvas_size=560, raster_size=280, brush_radius=22)  # 11 raster pixels
+    raster.start(100, 280)
+    raster.extend(400, 280)  # a horizontal segment, raster x from 50 to 200
+    column = raster.image[:, 125]
+    assert column.sum() == pytest.approx(22, abs=0.3), "anti-aliased edges add up to the brush width"
+    assert column.max() == 1 and raster.image[140, 50 - 11 - 1] == 0 and raster.image[140, 50 - 10] > 0
+    dot = StrokeRaster(560, 280, 22)
+    dot.start(280, 280)
+    assert dot.image.sum() == pytest.approx(np.pi * 11**2, rel=0.02), "a tap is a disc"
+
+
+def test_raster_undo_is_the_same_as_never_drawing_the_stroke():
+    both, first_only = StrokeRaster(560, 280, 22), StrokeRaster(560, 280, 22)
+    for raster, strokes in ((both, FOUR), (first_only, FOUR[:1])):
+        for stroke in strokes:
+            raster.start(*stroke[0])
+            for point in stroke[1:]:
+                raster.extend(*point)
+    assert both.undo() and len(both.strokes) == 1
+    np.testing.assert_array_equal(both.image, first_only.image)
+    assert both.undo() and not both.undo() and both.empty and not both.image.any()
+
+
+def test_raster_rejects_nonsense():
+    with pytest.raises(ValueError, match="raster_size"):
+        StrokeRaster(280, 560, 10)
+    with pytest.raises(ValueError, match="brush_radius"):
+        StrokeRaster(560, 280, 0)
+    with pytest.raises(RuntimeError, match="before start"):
+        StrokeRaster(560, 280, 22).extend(1, 1)
+
+
 # --- drawing ------------------------------------------------------------------------------------
 
 
