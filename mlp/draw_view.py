@@ -57,7 +57,7 @@ def result_html(probabilities: np.ndarray | None, strokes: int) -> str:
     or a benchmark wait for the answer to a given drawing without guessing.
     """
     if probabilities is None:
-        state, digit, caption = "empty", "✎", "Draw a digit, 0 to 9, in the black square"
+        state, digit, caption = "empty", "✎", "Draw a digit, 0 to 9, as big as the black square"
     else:
         first, second = np.argsort(probabilities)[::-1][:2]
         top = probabilities[first]
