@@ -135,6 +135,10 @@ WRONG_MOMENTUM = {
 }
 
 
+def _not_written_yet(*args):
+    raise NotImplementedError
+
+
 def _adam(**mistake):
     """adam_step with one of the reference's switches flipped (a bias correction left out)."""
 
@@ -214,6 +218,7 @@ WRONG_ADAM = {
     "stepping with the old averages": (_adam_old_state_for_the_step, ["wrong order"]),
     "returning two of three": (lambda w, g, m, v, t, *rest: (w, m), ["(new_w, new_m, new_v)", "2 items"]),
     "returning None": (lambda *args: None, ["returned None"]),
+    "not written yet": (_not_written_yet, ["adam_step is not written yet"]),
 }
 
 

@@ -76,7 +76,9 @@ def check_sgd_momentum(
         expected_w = np.array([0.941, -2.025, 0.618])
 
         arguments = {"w": w, "grad": grad, "velocity": velocity, "lr": lr, "mu": mu}
-        result = _call("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+        result = _call_checking_arguments(
+            "sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES
+        )
         new_w, new_v = _unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
         problems = _collect(
             lambda: compare_arrays(
@@ -159,7 +161,9 @@ def check_sgd_momentum(
             reference.grad = rng.standard_normal((4, 3))
             optimizer.step([reference])
             arguments = {"w": w, "grad": reference.grad, "velocity": velocity, "lr": lr, "mu": mu}
-            result = _call("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+            result = _call_checking_arguments(
+                "sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES
+            )
             w, velocity = _unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
@@ -227,7 +231,7 @@ def check_adam_step(
     def step_case(label: str, arguments: dict[str, Any]) -> None:
         w, grad, m, v, t = (arguments[name] for name in ("w", "grad", "m", "v", "t"))
         beta1, beta2, lr, eps = (arguments[name] for name in ("beta1", "beta2", "lr", "eps"))
-        result = _call("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+        result = _call_checking_arguments("adam_step", adam_step, arguments, formula, ADAM_FIXES)
         new_w, new_m, new_v = _unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
         expected_w, expected_m, expected_v = adam_reference(**arguments)
 
@@ -357,7 +361,7 @@ def check_adam_step(
             arguments = dict(
                 w=w, grad=reference.grad, m=m, v=v, t=t, lr=lr, beta1=beta1, beta2=beta2, eps=eps
             )
-            result = _call("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+            result = _call_checking_arguments("adam_step", adam_step, arguments, formula, ADAM_FIXES)
             w, m, v = _unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
@@ -390,7 +394,9 @@ def check_confusion_matrix(
     def case(label: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> None:
         expected = confusion_counts(y_true, y_pred, n_classes)
         arguments = {"y_true": y_true, "y_pred": y_pred, "n_classes": n_classes}
-        got = _call("confusion_matrix", confusion_matrix, arguments, formula, CONFUSION_FIXES)
+        got = _call_checking_arguments(
+            "confusion_matrix", confusion_matrix, arguments, formula, CONFUSION_FIXES
+        )
         once_per_pair = np.zeros((n_classes, n_classes))
         once_per_pair[y_true, y_pred] = 1
         seen = np.unique(np.concatenate([y_true, y_pred]))
@@ -477,14 +483,15 @@ def check_saliency(
             image = rng.random(784).astype(np.float32)
             expected = saliency_reference(model, image, cls)
             exact = model.astype(np.float64)
-            with exact.mode(training=False):
-                p = exact.predict_proba(image.astype(np.float64))
+            one_hot = np.eye(model.n_classes)[cls]
+            with exact.mode(training=False):  # what two typical wrong answers would return
+                proba = exact.predict_proba(image.astype(np.float64))
                 exact.forward(image.astype(np.float64)[None])
-                of_probability = exact.backward((p[cls] * (np.eye(10)[cls] - p))[None])[0]
+                of_probability = exact.backward((proba[cls] * (one_hot - proba))[None])[0]
                 exact.forward(image.astype(np.float64)[None])
-                of_loss = exact.backward((p - np.eye(10)[cls])[None])[0]
+                of_loss = exact.backward((proba - one_hot)[None])[0]
             arguments = {"model": model, "image": image, "cls": cls}
-            got = _call("saliency", saliency, arguments, recipe, SALIENCY_FIXES)
+            got = _call_checking_arguments("saliency", saliency, arguments, recipe, SALIENCY_FIXES)
             for p_now, p_before in zip(model.parameters(), weights):
                 if not np.array_equal(p_now.value, p_before):
                     raise Mismatch(
@@ -533,7 +540,7 @@ def check_saliency(
     return run_check("saliency", check, verbose=verbose)
 
 
-def _call(
+def _call_checking_arguments(
     function_name: str, fn: Callable[..., Any], arguments: dict[str, Any], hint: str, fixes: dict[str, str]
 ) -> Any:
     """Call the learner's ``fn`` on copies of ``arguments``, then check it left them unchanged.
