@@ -13,7 +13,7 @@ The checkers live in one module per part of the course:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +79,94 @@ def run_check(name: str, check: Callable[[], str], *, verbose: bool = True) -> E
     if verbose:
         print(result)
     return result
+
+
+def call_learner(
+    function_name: str,
+    fn: Callable[..., Any],
+    arguments: dict[str, Any],
+    hint: str = "",
+    fixes: dict[str, str] | None = None,
+) -> Any:
+    """Call the learner's ``fn`` on copies of ``arguments``, then check it left them unchanged.
+
+    An exception from the learner's code becomes a one-line ``Mismatch``: the
+    traceback from deep inside NumPy would say where, not what is wrong.
+    ``fixes`` says, per argument, how to compute without writing into it.
+    """
+    copies = {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arguments.items()}
+    try:
+        with np.errstate(all="ignore"):  # NaN and inf in the answer get a diagnosis, not a warning
+            result = fn(*copies.values())
+    except NotImplementedError:
+        raise Mismatch(
+            f"{function_name} is not written yet: replace `raise NotImplementedError` with your code."
+        ) from None
+    except Exception as e:  # the learner's code may raise anything
+        first_line = next(iter(str(e).strip().splitlines()), "")
+        raise Mismatch(
+            f"your {function_name} raised {type(e).__name__}: {first_line}"
+            + (f" Hint: {hint}" if hint else "")
+        ) from None
+    for name, original in arguments.items():
+        if isinstance(original, np.ndarray) and not np.array_equal(copies[name], original, equal_nan=True):
+            fix = (fixes or {}).get(name, f"compute a new array (`{name} * 2`) instead of `{name} *= 2`.")
+            raise Mismatch(
+                f"{function_name} changed its argument `{name}` in place (`{name} *= ...`, `{name} -= ...` "
+                f"or `{name}[...] = ...`); the caller still holds that array: {fix}"
+            )
+    return result
+
+
+def unpack_tuple(function_name: str, result: Any, names: Sequence[str]) -> tuple[Any, ...]:
+    """The learner's ``return a, b, c`` as a tuple, or a Mismatch saying what came back instead."""
+    wanted = f"({', '.join(names)})"
+    if result is None:
+        raise Mismatch(f"{function_name} returned None. Did you forget `return {', '.join(names)}`?")
+    if not isinstance(result, tuple | list) or len(result) != len(names):
+        raise Mismatch(f"{function_name} should return the tuple {wanted}, but returned {_describe(result)}.")
+    return tuple(result)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def collect_mismatches(*checks: Callable[[], None]) -> list[str]:
+    """Run each comparison; return the messages of those that failed, so all are reported at once."""
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except Mismatch as e:
+            problems.append(str(e))
+    return problems
+
+
+def hint_for(
+    got: Any,
+    default: str,
+    *,
+    by_value: Sequence[tuple[np.ndarray, str]] = (),
+    by_shape: dict[tuple[int, ...], str] | None = None,
+) -> str:
+    """The hint for a typical mistake that ``got`` looks like, else ``default``.
+
+    ``by_value`` pairs the answer a known mistake produces with what to say
+    about it (NaN matching NaN, so that an overflow's pattern is recognised);
+    ``by_shape`` does the same for a wrong shape.
+    """
+    if got is None:
+        return ""  # compare_arrays already asks about the missing `return`
+    try:
+        array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return default
+    for wrong, hint in by_value:
+        if array.shape == wrong.shape and np.allclose(array, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
+            return hint
+    return (by_shape or {}).get(array.shape, default)

@@ -18,12 +18,21 @@ are right: the caller, or another layer, may still need that array.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from mlp.exercises import ExerciseResult, Mismatch, compare_arrays, run_check
+from mlp.exercises import (
+    ExerciseResult,
+    Mismatch,
+    call_learner,
+    collect_mismatches,
+    compare_arrays,
+    hint_for,
+    run_check,
+    unpack_tuple,
+)
 from mlp.layers import Dense, Layer, ReLU, Tanh
 from mlp.losses import SoftmaxCrossEntropy, softmax
 from mlp.network import Sequential
@@ -55,16 +64,16 @@ def check_dense_backward(
         expected_dw, expected_db = reference.weight.grad, reference.bias.grad
 
         arguments = {"x": x, "W": weight, "grad_out": grad_out}
-        result = _call("dense_backward", dense_backward, arguments)
-        dx, dw, db = _unpack_tuple("dense_backward", result, ("dx", "dW", "db"))
+        result = call_learner("dense_backward", dense_backward, arguments)
+        dx, dw, db = unpack_tuple("dense_backward", result, ("dx", "dW", "db"))
 
         shapes = f"x {x.shape}, W {weight.shape}, grad_out {grad_out.shape}"
-        problems = _collect(
+        problems = collect_mismatches(
             lambda: compare_arrays(
                 "dx",
                 dx,
                 expected_dx,
-                hint=_hint(
+                hint=hint_for(
                     dx,
                     "dx = grad_out @ W.T: (N, n_out) @ (n_out, n_in) -> (N, n_in).",
                     by_shape={(N_IN, BATCH): "dx should have x's shape (N, n_in): grad_out @ W.T."},
@@ -74,7 +83,7 @@ def check_dense_backward(
                 "dW",
                 dw,
                 expected_dw,
-                hint=_hint(
+                hint=hint_for(
                     dw,
                     "dW = x.T @ grad_out: (n_in, N) @ (N, n_out) -> (n_in, n_out).",
                     by_value=[
@@ -94,7 +103,7 @@ def check_dense_backward(
                 "db",
                 db,
                 expected_db,
-                hint=_hint(
+                hint=hint_for(
                     db,
                     "db = grad_out.sum(axis=0): b was added to every row, so its gradient "
                     "adds up the rows' gradients.",
@@ -134,12 +143,12 @@ def check_relu_backward(
         reference.forward(x)
         expected = reference.backward(grad_out)
 
-        dx = _call("relu_backward", relu_backward, {"x": x, "grad_out": grad_out})
+        dx = call_learner("relu_backward", relu_backward, {"x": x, "grad_out": grad_out})
         compare_arrays(
             "dx",
             dx,
             expected,
-            hint=_hint(
+            hint=hint_for(
                 dx,
                 "dx = grad_out * (x > 0): the gradient passes where the input was positive.",
                 by_value=[
@@ -206,12 +215,12 @@ def check_softmax(softmax_fn: Callable[[np.ndarray], Any], *, verbose: bool = Tr
                 whole_batch = shifted_globally / shifted_globally.sum()
                 by_column = np.exp(logits - logits.max(axis=0))
                 by_column /= by_column.sum(axis=0)
-            got = _call("softmax", softmax_fn, {"logits": logits}, keepdims_hint)
+            got = call_learner("softmax", softmax_fn, {"logits": logits}, keepdims_hint)
             compare_arrays(
                 "probabilities",
                 got,
                 softmax(logits),
-                hint=_hint(
+                hint=hint_for(
                     got,
                     "p_k = exp(z_k - max(z)) / sum_j exp(z_j - max(z)), along each row.",
                     by_value=[
@@ -275,7 +284,7 @@ def check_network_backward(
             parameter.grad[...] = np.nan  # so that a layer the loop skipped stands out
         layers = learner.layers
         order = list(layers)
-        grad_input = _call(
+        grad_input = call_learner(
             "network_backward", network_backward, {"layers": layers, "grad_logits": grad_logits}, loop_hint
         )
         if len(layers) != len(order) or any(a is not b for a, b in zip(layers, order)):
@@ -296,13 +305,15 @@ def check_network_backward(
                 if np.all(np.isnan(got.grad)):
                     problems.append(f"{name} was never computed: the loop skipped layers[{i}].")
                     continue
-                problems += _collect(lambda n=name, g=got.grad, e=expected.grad: compare_arrays(n, g, e))
-        problems += _collect(
+                problems += collect_mismatches(
+                    lambda n=name, g=got.grad, e=expected.grad: compare_arrays(n, g, e)
+                )
+        problems += collect_mismatches(
             lambda: compare_arrays(
                 "grad_input",
                 grad_input,
                 expected_input,
-                hint=_hint(
+                hint=hint_for(
                     grad_input,
                     "",  # the hint about the loop follows the list
                     by_shape={
@@ -337,89 +348,3 @@ def _small_network() -> Sequential:
             Dense(5, 4, seed=12, dtype=np.float64),
         ]
     )
-
-
-def _call(function_name: str, fn: Callable[..., Any], arguments: dict[str, Any], hint: str = "") -> Any:
-    """Call the learner's ``fn`` on copies of ``arguments``; check it left them unchanged.
-
-    An exception from the learner's code becomes a one-line ``Mismatch``: the
-    traceback from deep inside NumPy would say where, not what is wrong.
-    """
-    copies = {
-        name: value.copy() if isinstance(value, np.ndarray) else value for name, value in arguments.items()
-    }
-    try:
-        with np.errstate(all="ignore"):  # NaN and inf in the answer are diagnosed below, clearly
-            result = fn(*copies.values())
-    except NotImplementedError:
-        raise Mismatch(
-            f"{function_name} is not written yet: replace `raise NotImplementedError` with your code."
-        ) from None
-    except Exception as e:  # the learner's code may raise anything
-        first_line = next(iter(str(e).strip().splitlines()), "")
-        raise Mismatch(
-            f"your {function_name} raised {type(e).__name__}: {first_line}"
-            + (f" Hint: {hint}" if hint else "")
-        ) from None
-    for name, original in arguments.items():
-        if isinstance(original, np.ndarray) and not np.array_equal(copies[name], original, equal_nan=True):
-            raise Mismatch(
-                f"{function_name} changed its argument `{name}` in place (`{name} *= ...`, "
-                f"`{name}[...] = ...` or `{name} -= ...`). The caller may still need it: compute a new "
-                f"array instead (e.g. `{name} * mask` or `{name} - m`)."
-            )
-    return result
-
-
-def _unpack_tuple(function_name: str, result: Any, names: Sequence[str]) -> tuple[Any, ...]:
-    """The learner's ``return a, b, c`` as a tuple, or a Mismatch saying what came back instead."""
-    wanted = f"({', '.join(names)})"
-    if result is None:
-        raise Mismatch(f"{function_name} returned None. Did you forget `return {', '.join(names)}`?")
-    if not isinstance(result, tuple | list) or len(result) != len(names):
-        raise Mismatch(f"{function_name} should return the tuple {wanted}, but returned {_describe(result)}.")
-    return tuple(result)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"a {type(value).__name__}"
-
-
-def _collect(*checks: Callable[[], None]) -> list[str]:
-    """Run each comparison; return the messages of those that failed, so all are reported at once."""
-    problems = []
-    for check in checks:
-        try:
-            check()
-        except Mismatch as e:
-            problems.append(str(e))
-    return problems
-
-
-def _hint(
-    got: Any,
-    default: str,
-    *,
-    by_value: Sequence[tuple[np.ndarray, str]] = (),
-    by_shape: dict[tuple[int, ...], str] | None = None,
-) -> str:
-    """The hint for a typical mistake that ``got`` looks like, else ``default``.
-
-    ``by_value`` pairs the answer a known mistake produces with what to say
-    about it (NaN matching NaN, so that an overflow's pattern is recognised);
-    ``by_shape`` does the same for a wrong shape.
-    """
-    if got is None:
-        return ""  # compare_arrays already asks about the missing `return`
-    try:
-        array = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return default
-    for wrong, hint in by_value:
-        if array.shape == wrong.shape and np.allclose(array, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
-            return hint
-    return (by_shape or {}).get(array.shape, default)

@@ -26,8 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from mlp.exercises import ExerciseResult, Mismatch, compare_arrays, run_check
-from mlp.exercises.layers import _collect, _hint, _unpack_tuple
+from mlp.exercises import (
+    ExerciseResult,
+    Mismatch,
+    call_learner,
+    collect_mismatches,
+    compare_arrays,
+    hint_for,
+    run_check,
+    unpack_tuple,
+)
 from mlp.layers import Parameter
 from mlp.network import MLP, Sequential
 from mlp.optimizers import SGD, Adam
@@ -76,16 +84,14 @@ def check_sgd_momentum(
         expected_w = np.array([0.941, -2.025, 0.618])
 
         arguments = {"w": w, "grad": grad, "velocity": velocity, "lr": lr, "mu": mu}
-        result = _call_checking_arguments(
-            "sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES
-        )
-        new_w, new_v = _unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
-        problems = _collect(
+        result = call_learner("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+        new_w, new_v = unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
+        problems = collect_mismatches(
             lambda: compare_arrays(
                 "new_velocity",
                 new_v,
                 expected_v,
-                hint=_hint(
+                hint=hint_for(
                     new_v,
                     formula,
                     by_value=[
@@ -121,7 +127,7 @@ def check_sgd_momentum(
                 "new_w",
                 new_w,
                 expected_w,
-                hint=_hint(
+                hint=hint_for(
                     new_w,
                     formula,
                     by_value=[
@@ -161,10 +167,8 @@ def check_sgd_momentum(
             reference.grad = rng.standard_normal((4, 3))
             optimizer.step([reference])
             arguments = {"w": w, "grad": reference.grad, "velocity": velocity, "lr": lr, "mu": mu}
-            result = _call_checking_arguments(
-                "sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES
-            )
-            w, velocity = _unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
+            result = call_learner("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+            w, velocity = unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
             except Mismatch as e:
@@ -231,8 +235,8 @@ def check_adam_step(
     def step_case(label: str, arguments: dict[str, Any]) -> None:
         w, grad, m, v, t = (arguments[name] for name in ("w", "grad", "m", "v", "t"))
         beta1, beta2, lr, eps = (arguments[name] for name in ("beta1", "beta2", "lr", "eps"))
-        result = _call_checking_arguments("adam_step", adam_step, arguments, formula, ADAM_FIXES)
-        new_w, new_m, new_v = _unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
+        result = call_learner("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+        new_w, new_m, new_v = unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
         expected_w, expected_m, expected_v = adam_reference(**arguments)
 
         def w_with(**mistake: Any) -> np.ndarray:
@@ -243,12 +247,12 @@ def check_adam_step(
         m_hat = expected_m / (1 - beta1**t)
         v_hat = expected_v / (1 - beta2**t)
         swapped = "you returned (new_w, new_v, new_m); return them in the order (new_w, new_m, new_v)."
-        problems = _collect(
+        problems = collect_mismatches(
             lambda: compare_arrays(
                 "new_m",
                 new_m,
                 expected_m,
-                hint=_hint(
+                hint=hint_for(
                     new_m,
                     "m' = beta1 * m + (1 - beta1) * grad.",
                     by_value=[
@@ -271,7 +275,7 @@ def check_adam_step(
                 "new_v",
                 new_v,
                 expected_v,
-                hint=_hint(
+                hint=hint_for(
                     new_v,
                     "v' = beta2 * v + (1 - beta2) * grad**2, the average of the squared gradient.",
                     by_value=[
@@ -293,7 +297,7 @@ def check_adam_step(
                 "new_w",
                 new_w,
                 expected_w,
-                hint=_hint(
+                hint=hint_for(
                     new_w,
                     formula,
                     by_value=[
@@ -361,8 +365,8 @@ def check_adam_step(
             arguments = dict(
                 w=w, grad=reference.grad, m=m, v=v, t=t, lr=lr, beta1=beta1, beta2=beta2, eps=eps
             )
-            result = _call_checking_arguments("adam_step", adam_step, arguments, formula, ADAM_FIXES)
-            w, m, v = _unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
+            result = call_learner("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+            w, m, v = unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
             except Mismatch as e:
@@ -394,9 +398,7 @@ def check_confusion_matrix(
     def case(label: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> None:
         expected = confusion_counts(y_true, y_pred, n_classes)
         arguments = {"y_true": y_true, "y_pred": y_pred, "n_classes": n_classes}
-        got = _call_checking_arguments(
-            "confusion_matrix", confusion_matrix, arguments, formula, CONFUSION_FIXES
-        )
+        got = call_learner("confusion_matrix", confusion_matrix, arguments, formula, CONFUSION_FIXES)
         once_per_pair = np.zeros((n_classes, n_classes))
         once_per_pair[y_true, y_pred] = 1
         seen = np.unique(np.concatenate([y_true, y_pred]))
@@ -407,7 +409,7 @@ def check_confusion_matrix(
                 expected.astype(np.float64),
                 rtol=0,
                 atol=1e-9,
-                hint=_hint(
+                hint=hint_for(
                     got,
                     formula,
                     by_value=[
@@ -491,7 +493,7 @@ def check_saliency(
                 exact.forward(image.astype(np.float64)[None])
                 of_loss = exact.backward((proba - one_hot)[None])[0]
             arguments = {"model": model, "image": image, "cls": cls}
-            got = _call_checking_arguments("saliency", saliency, arguments, recipe, SALIENCY_FIXES)
+            got = call_learner("saliency", saliency, arguments, recipe, SALIENCY_FIXES)
             for p_now, p_before in zip(model.parameters(), weights):
                 if not np.array_equal(p_now.value, p_before):
                     raise Mismatch(
@@ -511,7 +513,7 @@ def check_saliency(
                     expected,
                     rtol=1e-4,
                     atol=1e-5 * scale,
-                    hint=_hint(
+                    hint=hint_for(
                         got,
                         recipe,
                         by_value=[
@@ -538,31 +540,3 @@ def check_saliency(
         return "matches backprop in float64 for two classes, in inference mode; the model is left unchanged."
 
     return run_check("saliency", check, verbose=verbose)
-
-
-def _call_checking_arguments(
-    function_name: str, fn: Callable[..., Any], arguments: dict[str, Any], hint: str, fixes: dict[str, str]
-) -> Any:
-    """Call the learner's ``fn`` on copies of ``arguments``, then check it left them unchanged.
-
-    ``fixes`` says, per argument, how to compute without writing into it.
-    An exception from the learner's code becomes a one-line ``Mismatch``.
-    """
-    copies = {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arguments.items()}
-    try:
-        with np.errstate(all="ignore"):  # NaN and inf in the answer get a diagnosis, not a warning
-            result = fn(*copies.values())
-    except NotImplementedError:
-        raise Mismatch(
-            f"{function_name} is not written yet: replace `raise NotImplementedError` with your code."
-        ) from None
-    except Exception as e:  # the learner's code may raise anything
-        first_line = next(iter(str(e).strip().splitlines()), "")
-        raise Mismatch(f"your {function_name} raised {type(e).__name__}: {first_line} Hint: {hint}") from None
-    for name, original in arguments.items():
-        if isinstance(original, np.ndarray) and not np.array_equal(copies[name], original, equal_nan=True):
-            raise Mismatch(
-                f"{function_name} changed its argument `{name}` in place (`{name} *= ...`, `{name} -= ...` "
-                f"or `{name}[...] = ...`); the caller still holds that array. {fixes.get(name, '')}".rstrip()
-            )
-    return result
