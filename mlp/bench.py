@@ -104,12 +104,12 @@ from mlp import data
 from mlp.network import MLP, Sequential
 from mlp.optimizers import Adam, linear_decay
 from mlp.threads import available_cores, best_thread_count
+from mlp.train import mnist_splits
 from mlp.training import evaluate, fit
 
 SIZES = (784, 128, 64, 10)
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
-VALIDATION_SIZE = 5_000  # the last 5,000 training images, as python -m mlp.train holds out
 GIVE_UP_FACTOR = 5  # stop re-running a thread count whose epoch took 5× the 1-thread one
 
 
@@ -574,10 +574,8 @@ def fast_recipe_run(seed: int, recipe: FastRecipe) -> dict[str, Any]:
     data._load_cached.cache_clear()  # the point is to time the loading too, not the cache
     best_thread_count.cache_clear()  # and the thread choice, as in a fresh process
     start = time.perf_counter()
-    (x_all, y_all), (x_test, y_test) = data.load_mnist()
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = mnist_splits()
     loaded = time.perf_counter() - start
-    x_train, y_train = x_all[:-VALIDATION_SIZE], y_all[:-VALIDATION_SIZE]
-    x_val, y_val = x_all[-VALIDATION_SIZE:], y_all[-VALIDATION_SIZE:]
     model = MLP(recipe.sizes, seed=seed)
     history = fit(
         model,

@@ -54,11 +54,20 @@ def training_data_sha256() -> dict[str, str]:
     return {name: sha for name, (sha, _) in MNIST_FILES.items() if name.startswith("train-")}
 
 
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def mnist_splits() -> tuple[Split, Split, Split]:
+    """MNIST as ``train, validation, test``: the last 5,000 training images validate."""
+    (x_all, y_all), test = load_mnist()
+    train = x_all[:-VALIDATION_SIZE], y_all[:-VALIDATION_SIZE]
+    validation = x_all[-VALIDATION_SIZE:], y_all[-VALIDATION_SIZE:]
+    return train, validation, test
+
+
 def train(recipe: Recipe, *, progress: bool = True) -> tuple[Sequential, History, dict[str, float]]:
     """Train a model by ``recipe``; return it, its history and its final figures."""
-    (x_all, y_all), (x_test, y_test) = load_mnist()
-    x_train, y_train = x_all[:-VALIDATION_SIZE], y_all[:-VALIDATION_SIZE]
-    x_val, y_val = x_all[-VALIDATION_SIZE:], y_all[-VALIDATION_SIZE:]
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = mnist_splits()
 
     model = MLP(recipe.sizes, dropout=recipe.dropout, seed=recipe.seed)
     optimizer = Adam(recipe.lr, weight_decay=recipe.weight_decay, schedule=SCHEDULES[recipe.schedule])
