@@ -4,12 +4,16 @@ Serving the notebook in a real browser is the only way to know that the
 dashboard works for a visitor, so the browser test and the benchmark both
 start one. This class keeps them honest and tidy: the server gets its own
 Jupyter directories (so no configuration of yours changes what is measured),
-it listens on 127.0.0.1 only, and ``stop()`` ends it and its kernels.
+it listens on 127.0.0.1 only, and ``stop()`` ends it and its kernels. It runs
+from the repository's root, as the README's ``voila notebooks/08_draw_a_digit.ipynb``
+does, so that it reads the same ``voila.json``: what is tested is what users get.
 
 ``test_mode=True`` disables Tornado's XSRF check. Only do that for a
 throw-away server on localhost: a page that closes sends a "shut down my
 kernel" beacon without an XSRF token, and we want that shutdown to happen so
-that we can check kernels are released.
+that we can check kernels are released. Tornado settings given on the command
+line replace those of ``voila.json`` instead of adding to them, so test mode
+passes both.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_draw_a_digit.ipynb"
+ROOT = Path(__file__).resolve().parent.parent  # where the README runs voila from
+NOTEBOOK = ROOT / "notebooks" / "08_draw_a_digit.ipynb"
+VOILA_CONFIG = ROOT / "voila.json"  # voila reads it from the directory it starts in
 # Headless Debian Chromium, quiet: no background downloads, no first-run work, no QUIC.
 CHROMIUM_FLAGS = [
     "--headless",
@@ -46,6 +52,11 @@ PAINTED = """() => {
     const canvas = document.querySelector("canvas.dp-canvas");
     return canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
 }"""
+
+
+def voila_tornado_settings() -> dict:
+    """The Tornado settings that ``voila.json`` gives the dashboard's server."""
+    return json.loads(VOILA_CONFIG.read_text())["Voila"]["tornado_settings"]
 
 
 def free_port() -> int:
@@ -68,6 +79,8 @@ class VoilaServer:
         self.notebook = Path(notebook).resolve()
         if not self.notebook.is_file():
             raise FileNotFoundError(f"no notebook at {self.notebook}")
+        if not self.notebook.is_relative_to(ROOT):
+            raise ValueError(f"{self.notebook} is not in {ROOT}, where the server runs")
         self.test_mode = test_mode
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
@@ -97,23 +110,24 @@ class VoilaServer:
             (home / name).mkdir()
             env[name] = str(home / name)
         self.port = free_port()
+        settings = {**voila_tornado_settings(), "disable_check_xsrf": True} if self.test_mode else None
         command = [
             sys.executable,
             "-m",
             "voila",
-            str(self.notebook),
+            str(self.notebook.relative_to(ROOT)),
             "--no-browser",
             f"--port={self.port}",
             "--Voila.ip=127.0.0.1",
             f"--Voila.connection_dir_root={home}",
-            *(["--Voila.tornado_settings={'disable_check_xsrf': True}"] if self.test_mode else []),
+            *([f"--Voila.tornado_settings={settings!r}"] if settings else []),
             *self.extra_args,
         ]
         self._log = open(home / "voila.log", "wb")  # noqa: SIM115 -- closed in stop()
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
         self.process = subprocess.Popen(
             command,
-            cwd=self.notebook.parent,
+            cwd=ROOT,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

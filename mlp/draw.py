@@ -39,6 +39,8 @@ PIXEL_RATIO = 2  # canvas pixels per CSS pixel, so that strokes stay crisp on Hi
 # strokes about 2 pixels wide on a digit 20 pixels tall.
 BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
 MIN_INTERVAL = 0.04  # seconds between live predictions while drawing
+# Larger files must still reach the kernel to be refused with a message: voila.json lets the
+# browser send up to 64 MiB (Tornado's default, 10 MiB, would drop the connection silently).
 MAX_UPLOAD_BYTES = 5_000_000
 
 
@@ -101,6 +103,11 @@ class DigitPad(widgets.VBox):
             layout=fit,
         )
         self.upload.add_class("dp-upload")
+        # Said under the button, not only in its tooltip: touch screens show no tooltips.
+        self.upload_hint = widgets.HTML(
+            f'<div class="dp-hint">PNG or JPEG, up to {MAX_UPLOAD_BYTES // 1_000_000} MB</div>',
+            layout=widgets.Layout(width=f"{SIZE}px", margin="2px 0 0 0"),  # right-aligned with the button
+        )
         self._upload_picture = widgets.Image(format="png")  # the upload, as drawn on the canvas
 
         self.canvas.on_client_ready(self._repaint)  # before a browser connects, paint would be lost
@@ -125,7 +132,7 @@ class DigitPad(widgets.VBox):
             [self.clear_button, self.undo_button, self.upload],
             layout=widgets.Layout(width=f"{SIZE}px", margin="10px 0 0 0"),
         )
-        pad = widgets.VBox([self.canvas, buttons, self.status])
+        pad = widgets.VBox([self.canvas, buttons, self.upload_hint, self.status])
         answer = widgets.VBox([self.result, self.bars], layout=widgets.Layout(width="240px"))
         title = widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>')
         note = widgets.HTML(

@@ -43,6 +43,7 @@ STYLE = """<style>
 .dp-upload.widget-upload i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 4px; }
 .dp-upload.widget-upload::after { content: "Upload image"; font-size: var(--jp-widgets-font-size, 13px); }
 .dp-info { color: #666; }
+.dp-hint { font-size: 12px; line-height: 16px; color: #777; text-align: right; padding-right: 2px; }
 </style>"""
 
 

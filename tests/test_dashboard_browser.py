@@ -24,7 +24,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
         "Chromium is not installed (apt-get install chromium); CI runs this test", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright  # noqa: E402
 
 from mlp.dashboard_server import CHROMIUM_FLAGS, PAINTED, VoilaServer  # noqa: E402
 
@@ -199,6 +199,34 @@ def test_upload_an_image_then_a_file_that_is_not_one(dashboard):
     expect_digit(dashboard, "7", strokes=0)  # the upload before is still shown
     draw(dashboard, ONE)  # and the pad still works
     expect_digit(dashboard, "1", strokes=1)
+
+
+def test_a_file_too_large_for_the_pad_gets_a_message_and_the_pad_still_works(dashboard, tmp_path):
+    # 15 MB: past Tornado's default 10 MiB websocket message limit, which closed the page's
+    # connection to its kernel without a word before voila.json raised it.
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.bytes(15_000_000))
+    expect(dashboard.locator(".dp-hint")).to_have_text("PNG or JPEG, up to 5 MB")
+    reconnections: list[str] = []
+
+    def on_websocket(websocket: WebSocket) -> None:  # a closed kernel connection is reopened at once
+        reconnections.append(websocket.url)
+
+    dashboard.on("websocket", on_websocket)
+    try:
+        with dashboard.expect_file_chooser() as chooser:
+            dashboard.locator(".dp-upload").click()
+        chooser.value.set_files(photo)
+        error = dashboard.locator(".dp-error")
+        expect(error).to_contain_text("photo.png is 15.0 MB; images up to 5 MB please.")
+        expect(error).to_have_css("color", "rgb(198, 40, 40)")
+        draw(dashboard, ONE)  # and the pad still works
+        expect_digit(dashboard, "1", strokes=1)
+        expect(error).to_have_count(0)  # drawing clears the message
+    finally:
+        dashboard.remove_listener("websocket", on_websocket)
+    assert not reconnections, "the upload went through the page's connection to its kernel, not over it"
 
 
 def test_closing_a_page_releases_its_kernel(browser, server):
