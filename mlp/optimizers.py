@@ -156,19 +156,19 @@ class Adam(Optimizer):
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         m, v, denom = state["m"], state["v"], state["denom"]
         b1, b2, t = self.beta1, self.beta2, self.steps
-        # m = b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): one temporary fewer.
-        np.subtract(g, m, out=denom)
-        denom *= 1 - b1
-        m += denom
-        # v = b2 v + (1 - b2) g^2
+        # m and v hold the paper's averages divided by (1 - b1) and (1 - b2), which makes
+        # their updates m = b1 m + g and v = b2 v + g^2: two passes fewer over every array.
+        m *= b1
+        m += g
         np.multiply(g, g, out=denom)
-        denom *= 1 - b2
         v *= b2
         v += denom
-        # w -= lr_t m / (sqrt(v) + eps_t): the bias corrections folded into two scalars.
+        # w -= lr m_hat / (sqrt(v_hat) + eps), where m_hat = (1 - b1) m / (1 - b1^t) and
+        # sqrt(v_hat) = v_scale sqrt(v): every constant folded into two scalars, lr_t and eps_t.
         # (math.sqrt, not np.sqrt: Python floats keep the array arithmetic in float32.)
-        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-        eps_t = self.eps * math.sqrt(1 - b2**t)
+        v_scale = math.sqrt((1 - b2) / (1 - b2**t))
+        lr_t = lr * (1 - b1) / (1 - b1**t) / v_scale
+        eps_t = self.eps / v_scale
         np.sqrt(v, out=denom)
         denom += eps_t
         np.divide(m, denom, out=denom)
