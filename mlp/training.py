@@ -121,7 +121,8 @@ def fit(
       pass ``threads`` explicitly when a rerun must give bit-identical weights.
     * With ``validation_data``, ``stop_at_accuracy`` ends training once the
       validation accuracy reaches it, and ``restore_best`` puts back the
-      weights of the epoch with the best validation accuracy. The test set is
+      weights of the epoch with the best validation accuracy (the later one
+      on a tie: it has trained longer, on smaller steps). The test set is
       never the one to choose with: that would make its figure optimistic.
     """
     if epochs < 1 or batch_size < 1:
@@ -169,7 +170,7 @@ def fit(
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
                 summary += f" · validation loss {val_loss:.4f}, accuracy {val_accuracy:.2%}"
-                if val_accuracy > best_accuracy:
+                if val_accuracy >= best_accuracy:
                     best_accuracy, history.best_epoch = val_accuracy, epoch + 1
                     if restore_best:
                         best_weights = [p.value.copy() for p in model.parameters()]

@@ -72,7 +72,7 @@ def test_truncated_file(saved):
 def test_not_a_model_at_all(tmp_path):
     path = tmp_path / "image.npz"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    with pytest.raises(ModelFileError, match="cannot read it as .npz"):
+    with pytest.raises(ModelFileError, match=r"cannot read it as \.npz"):
         mlp.load_model(path)
 
 
