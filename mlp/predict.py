@@ -12,26 +12,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from mlp.model_io import ModelFileError, load_model
 from mlp.network import Sequential
-from mlp.preprocess import EmptyDrawingError, preprocess_digit
-
-
-def read_grayscale(path: Path) -> np.ndarray:
-    """The image at ``path`` as a 2-D uint8 array; transparent pixels count as background."""
-    with Image.open(path) as image:
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, "white")
-            image = Image.alpha_composite(white, rgba)
-        return np.asarray(image.convert("L"))
+from mlp.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
 
 
 def predict_file(path: Path, model: Sequential) -> np.ndarray:
-    """The ten class probabilities for the digit in the image file ``path``."""
-    return model.predict_proba(preprocess_digit(read_grayscale(path)))
+    """The ten class probabilities for the digit in the image file ``path``.
+
+    The file is decoded exactly as the dashboard decodes an upload (PNG or
+    JPEG, turned upright, transparency resolved, size limited).
+    """
+    return model.predict_proba(preprocess_digit(read_image(path.read_bytes())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         proba = predict_file(args.image, load_model(args.model))
-    except UnidentifiedImageError:
-        print(f"error: not an image Pillow can read: {args.image}", file=sys.stderr)
+    except ImageFileError as e:
+        print(f"error: {args.image} is not an image this tool can read: {e}", file=sys.stderr)
         return 1
     except (OSError, EmptyDrawingError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)

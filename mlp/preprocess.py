@@ -181,6 +181,8 @@ def read_image(data: bytes) -> np.ndarray:
         raise ImageFileError(
             f"the image is larger than the limit of {MAX_PIXELS // 1_000_000} megapixels"
         ) from e
+    except Image.UnidentifiedImageError as e:  # its message names an in-memory buffer: say it plainly
+        raise ImageFileError("not a readable PNG or JPEG image (the bytes are neither)") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow reports unknown formats, truncated and corrupt files with these.
         raise ImageFileError(f"not a readable PNG or JPEG image ({e})") from e
