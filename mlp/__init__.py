@@ -1,20 +1,66 @@
 """mlp: a multi-layer perceptron in NumPy, small enough to read in an afternoon.
 
-The names below are the public API used by the notebooks, the dashboard and
-the command-line tools (``python -m mlp.train``, ``mlp.predict``, ``mlp.bench``).
+The package has four rooms, and this module gathers their public names:
+
+* ``mlp.nn``: the neural network: layers, loss, network, optimizers, gradient check;
+* ``mlp.training``: ``fit``, MNIST, augmentation, model files, the shipped recipe;
+* ``mlp.pad``: the drawing pad: strokes to pixels, MNIST-style preprocessing, the widget;
+* ``mlp.exercises``: the checkers of the notebooks' exercises.
+
+Beside them, ``mlp.cli`` and ``mlp.bench`` are the command-line tools
+(``python -m mlp train | predict | bench``). ``DigitPad`` is imported on first
+use: it needs ipywidgets and ipycanvas, which training does not.
 """
 
-__version__ = "0.1.0"
+from typing import Any
 
-from mlp.augment import random_affine
-from mlp.data import DataFileError, load_mnist, read_idx
-from mlp.gradcheck import GradientCheckError, gradient_check, gradient_errors
-from mlp.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
-from mlp.losses import SoftmaxCrossEntropy, log_softmax, softmax
-from mlp.model_io import ModelFileError, load_model, save_model
-from mlp.network import MLP, Sequential
-from mlp.optimizers import SGD, Adam, constant, cosine_decay, linear_decay
-from mlp.training import History, evaluate, fit
+from mlp._version import __version__
+from mlp.nn import (
+    MLP,
+    SGD,
+    Adam,
+    Dense,
+    Dropout,
+    FusedAdam,
+    GradientCheckError,
+    Layer,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    constant,
+    cosine_decay,
+    gradient_check,
+    gradient_errors,
+    linear_decay,
+    log_softmax,
+    numerical_gradient,
+    softmax,
+)
+from mlp.pad import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
+from mlp.training import (
+    DataFileError,
+    History,
+    ModelFileError,
+    evaluate,
+    fit,
+    load_mnist,
+    load_model,
+    random_affine,
+    read_idx,
+    save_model,
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DigitPad":
+        from mlp.pad.widget import DigitPad
+
+        return DigitPad
+    raise AttributeError(f"module 'mlp' has no attribute {name!r}")
+
 
 __all__ = [
     "MLP",
@@ -22,9 +68,13 @@ __all__ = [
     "Adam",
     "DataFileError",
     "Dense",
+    "DigitPad",
     "Dropout",
+    "EmptyDrawingError",
+    "FusedAdam",
     "GradientCheckError",
     "History",
+    "ImageFileError",
     "Layer",
     "ModelFileError",
     "Parameter",
@@ -33,6 +83,7 @@ __all__ = [
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "__version__",
     "constant",
     "cosine_decay",
     "evaluate",
@@ -43,8 +94,11 @@ __all__ = [
     "load_mnist",
     "load_model",
     "log_softmax",
+    "numerical_gradient",
+    "preprocess_digit",
     "random_affine",
     "read_idx",
+    "read_image",
     "save_model",
     "softmax",
 ]

@@ -26,7 +26,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright  # noqa: E402
 
-from mlp.dashboard_server import CHROMIUM_FLAGS, PAINTED, VoilaServer  # noqa: E402
+from mlp.bench.voila_server import CHROMIUM_FLAGS, PAINTED, VoilaServer  # noqa: E402
 
 TIMEOUT_MS = 30_000  # a page starts a kernel and runs the notebook: a few seconds, more on a busy machine
 

@@ -1,4 +1,4 @@
-"""Tests for mlp.data: the IDX reader on files written here, and MNIST as shipped in data/."""
+"""Tests for mlp.training.data: the IDX reader on files written here, and MNIST as shipped in data/."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import data
-from mlp.data import MNIST_FILES, DataFileError, download, load_mnist, read_idx
+from mlp.training import data
+from mlp.training.data import MNIST_FILES, DataFileError, download, load_mnist, read_idx
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
 CODES = {

@@ -18,10 +18,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mlp
-from mlp.draw import MAX_UPLOAD_BYTES, PIXEL_RATIO, SIZE, UNSURE_BELOW, DigitPad
-from mlp.draw_view import PREVIEW_CELL, STYLE
-from mlp.preprocess import preprocess_digit
-from mlp.rasterize import StrokeRaster
+from mlp.pad.preprocess import preprocess_digit
+from mlp.pad.rasterize import StrokeRaster
+from mlp.pad.view import PREVIEW_CELL, STYLE
+from mlp.pad.widget import MAX_UPLOAD_BYTES, PIXEL_RATIO, SIZE, UNSURE_BELOW, DigitPad
 
 Points = list[tuple[float, float]]
 

@@ -22,7 +22,7 @@ from mlp.exercises.layers import (
     check_relu_backward,
     check_softmax,
 )
-from mlp.gradcheck import numerical_gradient
+from mlp.nn.gradcheck import numerical_gradient
 
 # --- correct answers ---------------------------------------------------------------------------------
 

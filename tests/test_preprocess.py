@@ -1,4 +1,4 @@
-"""Tests for mlp.preprocess: MNIST's own recipe, checked on MNIST and on pictures made here."""
+"""Tests for mlp.pad.preprocess: MNIST's own recipe, checked on MNIST and on pictures made here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mlp
-from mlp.preprocess import (
+from mlp.pad.preprocess import (
     CENTRE,
     MAX_SIDE,
     EmptyDrawingError,

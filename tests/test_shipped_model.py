@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 import mlp
-from mlp.model_io import DEFAULT_MODEL_PATH
-from mlp.predict import main as predict_main
-from mlp.train import training_data_sha256
+from mlp.cli.predict import main as predict_main
+from mlp.training.model_io import DEFAULT_MODEL_PATH
+from mlp.training.recipe import training_data_sha256
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,13 @@ def test_predict_command_explains_bad_files(tmp_path, capsys):
 
 def test_training_recipe_is_reproducible():
     """Same recipe, same machine, same weights (one short epoch of the real recipe, twice)."""
-    from mlp.train import Recipe, model_digest, train
+    from mlp.training.model_io import weights_digest
+    from mlp.training.recipe import Recipe, train
 
     recipe = Recipe(sizes=(784, 64, 10), epochs=1)
     first, _, metrics = train(recipe, progress=False)
     second, _, _ = train(recipe, progress=False)
-    assert model_digest(first) == model_digest(second)
+    assert weights_digest([p.value for p in first.parameters()]) == weights_digest(
+        [p.value for p in second.parameters()]
+    )
     assert metrics["best_epoch"] == 1 and metrics["test_accuracy"] > 0.9

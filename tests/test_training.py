@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.progress import ProgressBar
+from mlp.training.progress import ProgressBar
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,6 @@ def test_progress_bar_redraws_one_line_and_ends_it():
 
 def test_a_tie_on_validation_keeps_the_later_epoch(small_mnist, monkeypatch):
     """With a decaying learning rate the later of two equally good epochs is the more settled one."""
-    monkeypatch.setattr(mlp.training, "evaluate", lambda model, x, y: (0.5, 0.9))
+    monkeypatch.setattr(mlp.training.loop, "evaluate", lambda model, x, y: (0.5, 0.9))
     _, history = train(small_mnist, epochs=3, restore_best=True)
     assert history.val_accuracy == [0.9, 0.9, 0.9] and history.best_epoch == 3

@@ -33,9 +33,9 @@ from mlp.exercises import (
     run_check,
     unpack_tuple,
 )
-from mlp.layers import Dense, Layer, ReLU, Tanh
-from mlp.losses import SoftmaxCrossEntropy, softmax
-from mlp.network import Sequential
+from mlp.nn.layers import Dense, Layer, ReLU, Tanh
+from mlp.nn.losses import SoftmaxCrossEntropy, softmax
+from mlp.nn.network import Sequential
 
 __all__ = ["check_dense_backward", "check_network_backward", "check_relu_backward", "check_softmax"]
 

@@ -36,9 +36,9 @@ from mlp.exercises import (
     run_check,
     unpack_tuple,
 )
-from mlp.layers import Parameter
-from mlp.network import MLP, Sequential
-from mlp.optimizers import SGD, Adam
+from mlp.nn.layers import Parameter
+from mlp.nn.network import MLP, Sequential
+from mlp.nn.optimizers import SGD, Adam
 
 __all__ = ["check_adam_step", "check_confusion_matrix", "check_saliency", "check_sgd_momentum"]
 

@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-ROOT = Path(__file__).resolve().parent.parent  # where the README runs voila from
+ROOT = Path(__file__).resolve().parents[2]  # where the README runs voila from
 NOTEBOOK = ROOT / "notebooks" / "08_draw_a_digit.ipynb"
 VOILA_CONFIG = ROOT / "voila.json"  # voila reads it from the directory it starts in
 # Headless Debian Chromium, quiet: no background downloads, no first-run work, no QUIC.

@@ -10,14 +10,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlp.inputs import as_batch
-from mlp.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
-from mlp.losses import softmax
+from mlp.nn.inputs import as_batch
+from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
+from mlp.nn.losses import softmax
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
@@ -50,28 +49,25 @@ class Sequential:
         return x
 
     def backward(self, grad_logits: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        """Fill every parameter's ``.grad``; return ``dL/dx`` (or ``None`` if not wanted).
+        """Set every parameter's ``.grad``; return ``dL/dx``, or ``None`` with ``input_grad=False``.
 
+        Backpropagation: the gradient of the logits goes through the layers in
+        reverse, each turning the gradient of its output into that of its input.
         Training never needs the gradient with respect to the data, so ``fit``
         passes ``input_grad=False`` and the first layer skips that product.
         Saliency maps and gradient checks need it, and get it by default.
         """
-        first = self.layers[0]
-        if isinstance(first, Dense):
-            first.needs_input_grad = input_grad
         grad = grad_logits
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
-        if isinstance(first, Dense):
-            first.needs_input_grad = True
-        return grad
+        first = self.layers[0]
+        if not input_grad:
+            first.backward_parameters(grad)
+            return None
+        return first.backward(grad)
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad[...] = 0
 
     @contextmanager
     def mode(self, *, training: bool) -> Iterator[None]:
@@ -115,12 +111,6 @@ class Sequential:
     def architecture(self) -> list[dict[str, Any]]:
         """The layers' configurations: enough to rebuild the network without its weights."""
         return [layer.config() for layer in self.layers]
-
-    def save(self, path: str | Path, **metadata: Any) -> Path:
-        """Write architecture, weights and metadata to one ``.npz`` file (no pickle)."""
-        from mlp.model_io import save_model
-
-        return save_model(self, path, **metadata)
 
     def __repr__(self) -> str:
         n_params = sum(p.value.size for p in self.parameters())

@@ -46,7 +46,7 @@ MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
 
 # IDX type code -> big-endian NumPy dtype.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

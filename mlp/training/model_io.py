@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from mlp.layers import LAYER_TYPES, Layer
-from mlp.network import Sequential
+from mlp._version import __version__
+from mlp.nn.layers import LAYER_TYPES, Layer
+from mlp.nn.network import Sequential
 
 FORMAT = "mlp-npz"
 FORMAT_VERSION = 1
 MAX_WIDTH = 65_536  # refuse to allocate absurd layers described by a damaged file
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "mlp-mnist.npz"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "mlp-mnist.npz"
 
 
 class ModelFileError(ValueError):
@@ -47,8 +48,6 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     The file is written beside its destination and renamed into place, so an
     interrupted save never leaves half a model where a good one was.
     """
-    from mlp import __version__
-
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"model files end in .npz, got {path.name!r}")
@@ -77,7 +76,7 @@ def load_model(path: str | Path | None = None) -> Sequential:
     """Load a model saved by ``save``; with no path, the course's shipped model."""
     path = Path(path) if path is not None else DEFAULT_MODEL_PATH
     if not path.is_file():
-        hint = " (train it with `python -m mlp.train`)" if path == DEFAULT_MODEL_PATH else ""
+        hint = " (train it with `python -m mlp train`)" if path == DEFAULT_MODEL_PATH else ""
         raise FileNotFoundError(f"no model file at {path}{hint}")
 
     def fail(reason: str) -> ModelFileError:

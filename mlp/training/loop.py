@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlp.inputs import as_batch
-from mlp.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
-from mlp.network import Sequential
-from mlp.optimizers import Optimizer
-from mlp.progress import ProgressBar
-from mlp.threads import best_thread_count
+from mlp.nn.inputs import as_batch
+from mlp.nn.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
+from mlp.nn.network import Sequential
+from mlp.nn.optimizers import Optimizer
+from mlp.training.progress import ProgressBar
+from mlp.training.threads import best_thread_count
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -116,7 +116,7 @@ def fit(
     * ``seed`` fixes the shuffling (and the augmentation's randomness).
     * ``augment(batch, rng)`` may return a modified copy of each batch.
     * ``threads``: BLAS threads; ``None`` measures which count is fastest
-      (``mlp.threads.best_thread_count``). A different thread count splits the
+      (``mlp.training.threads.best_thread_count``). A different thread count splits the
       matrix products differently, which changes the last bits of the sums, so
       pass ``threads`` explicitly when a rerun must give bit-identical weights.
     * With ``validation_data``, ``stop_at_accuracy`` ends training once the

@@ -25,11 +25,11 @@ import ipywidgets as widgets
 import numpy as np
 from ipycanvas import Canvas, hold_canvas
 
-from mlp.draw_view import STYLE, UNSURE_BELOW, bars_html, png, preview_png, result_html
-from mlp.model_io import load_model
-from mlp.network import Sequential
-from mlp.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
-from mlp.rasterize import StrokeRaster
+from mlp.nn.network import Sequential
+from mlp.pad.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
+from mlp.pad.rasterize import StrokeRaster
+from mlp.pad.view import STYLE, UNSURE_BELOW, bars_html, png, preview_png, result_html
+from mlp.training.model_io import load_model
 
 __all__ = ["MAX_UPLOAD_BYTES", "UNSURE_BELOW", "DigitPad"]
 

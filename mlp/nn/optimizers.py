@@ -8,11 +8,12 @@ much time allocating temporaries as computing if we let it.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mlp.layers import Parameter
+from mlp.nn.layers import Parameter
 
 Schedule = Callable[[float], float]
 
@@ -50,7 +51,10 @@ class Optimizer:
             raise ValueError(f"need lr > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
         self.lr, self.weight_decay, self.schedule = lr, weight_decay, schedule
         self.steps = 0
-        self._state: dict[int, dict[str, np.ndarray]] = {}
+        # Keyed by the Parameter itself, weakly: a rebuilt model's parameters never inherit the
+        # state of the old ones (as an id() key could, once CPython reuses a freed address), and
+        # the state of a model that is gone goes with it.
+        self._state: weakref.WeakKeyDictionary[Parameter, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
     def learning_rate(self, progress: float) -> float:
         # A Python float, never a NumPy float64 scalar: ``w32 *= np.float64(x)``
@@ -61,9 +65,9 @@ class Optimizer:
         self.steps += 1
         lr = self.learning_rate(progress)
         for p in parameters:
-            state = self._state.get(id(p))
+            state = self._state.get(p)
             if state is None:
-                state = self._state[id(p)] = self._new_state(p)
+                state = self._state[p] = self._new_state(p)
             grad = p.grad
             if self.weight_decay and p.decay:
                 grad = state["scratch"]
@@ -124,12 +128,16 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam: momentum on the gradient, scaled per weight by its recent magnitude.
+    """Adam (Kingma & Ba, 2015): momentum on the gradient, scaled per weight by its recent size.
 
-    ``m`` averages gradients, ``v`` averages squared gradients; the step
+    ``m`` is a running average of the gradients, ``v`` of their squares. Both
+    start at zero, which biases them towards zero early on; dividing by
+    ``1 - beta^t`` undoes that (``m_hat``, ``v_hat``). The step
     ``lr * m_hat / (sqrt(v_hat) + eps)`` is about ``lr`` in size whatever the
     scale of the gradient, which makes one learning rate work for every layer.
-    ``m_hat, v_hat`` undo the bias of starting both averages at zero.
+
+    This is the paper's algorithm, line for line. ``mlp.nn.fast.FusedAdam``
+    computes the same update in fewer passes over memory, for speed.
     """
 
     def __init__(
@@ -146,31 +154,13 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
-        return {
-            **super()._new_state(p),
-            "m": np.zeros_like(p.value),
-            "v": np.zeros_like(p.value),
-            "denom": np.empty_like(p.value),
-        }
+        return {**super()._new_state(p), "m": np.zeros_like(p.value), "v": np.zeros_like(p.value)}
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
-        m, v, denom = state["m"], state["v"], state["denom"]
-        b1, b2, t = self.beta1, self.beta2, self.steps
-        # m and v hold the paper's averages divided by (1 - b1) and (1 - b2), which makes
-        # their updates m = b1 m + g and v = b2 v + g^2: two passes fewer over every array.
-        m *= b1
-        m += g
-        np.multiply(g, g, out=denom)
-        v *= b2
-        v += denom
-        # w -= lr m_hat / (sqrt(v_hat) + eps), where m_hat = (1 - b1) m / (1 - b1^t) and
-        # sqrt(v_hat) = v_scale sqrt(v): every constant folded into two scalars, lr_t and eps_t.
-        # (math.sqrt, not np.sqrt: Python floats keep the array arithmetic in float32.)
-        v_scale = math.sqrt((1 - b2) / (1 - b2**t))
-        lr_t = lr * (1 - b1) / (1 - b1**t) / v_scale
-        eps_t = self.eps / v_scale
-        np.sqrt(v, out=denom)
-        denom += eps_t
-        np.divide(m, denom, out=denom)
-        denom *= lr_t
-        w -= denom
+        m, v = state["m"], state["v"]
+        beta1, beta2, eps, t = self.beta1, self.beta2, self.eps, self.steps
+        m[...] = beta1 * m + (1 - beta1) * g  # first moment: a running mean of g
+        v[...] = beta2 * v + (1 - beta2) * g * g  # second moment: a running mean of g²
+        m_hat = m / (1 - beta1**t)  # bias corrections: m and v started at 0
+        v_hat = v / (1 - beta2**t)
+        w -= lr * m_hat / (np.sqrt(v_hat) + eps)

@@ -1,4 +1,4 @@
-"""Read a digit from an image file: ``python -m mlp.predict IMAGE.png [--model PATH]``.
+"""Read a digit from an image file: ``python -m mlp predict IMAGE.png [--model PATH]``.
 
 The image goes through the same MNIST-style preprocessing as a drawing in
 the dashboard, so a photo of a digit on paper works too. Prints the digit and
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlp.model_io import ModelFileError, load_model
-from mlp.network import Sequential
-from mlp.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
+from mlp.nn.network import Sequential
+from mlp.pad.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
+from mlp.training.model_io import ModelFileError, load_model
 
 
 def predict_file(path: Path, model: Sequential) -> np.ndarray:
@@ -28,7 +28,7 @@ def predict_file(path: Path, model: Sequential) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp.predict", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mlp predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("image", type=Path, help="a PNG or JPEG of one digit")
     parser.add_argument("--model", type=Path, default=None, help="model file (default: the shipped model)")
     args = parser.parse_args(argv)

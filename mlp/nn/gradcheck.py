@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp.layers import Layer
-from mlp.losses import SoftmaxCrossEntropy, cross_entropy_per_sample
-from mlp.network import Sequential
+from mlp.nn.layers import Layer
+from mlp.nn.losses import SoftmaxCrossEntropy, cross_entropy_per_sample
+from mlp.nn.network import Sequential
 
 DEFAULT_STEP = 1e-5
 DEFAULT_TOLERANCE = 1e-7

@@ -1,4 +1,4 @@
-"""How fast the dashboard answers: ``python -m mlp.bench_dashboard [--pages 10] [--json out.json]``.
+"""How fast the dashboard answers: ``python -m mlp bench-dashboard [--pages 10] [--json out.json]``.
 
 Three measurements, printed as one table:
 
@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from mlp.dashboard_server import CHROMIUM_FLAGS, PAINTED, VoilaServer
-from mlp.draw import PIXEL_RATIO, DigitPad
-from mlp.model_io import load_model
-from mlp.preprocess import preprocess_digit
+from mlp.bench.voila_server import CHROMIUM_FLAGS, PAINTED, VoilaServer
+from mlp.pad.preprocess import preprocess_digit
+from mlp.pad.widget import PIXEL_RATIO, DigitPad
+from mlp.training.model_io import load_model
 
 # PAINTED, stamping when it first holds on the page's clock, which starts at navigation.
 PAINTED_AT = """() => {
@@ -257,7 +257,7 @@ def print_table(python: dict, browser: dict | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlp.bench_dashboard",
+        prog="python -m mlp bench-dashboard",
         description="How fast the drawing dashboard answers, in Python and in a browser (Voila + Chromium).",
     )
     parser.add_argument("--pages", type=int, default=10, help="dashboards opened at once (default 10)")

@@ -1,6 +1,6 @@
 """How the drawing pad shows an answer: HTML for the label and the bars, a PNG for the network's input.
 
-Kept apart from the widget's behaviour (``mlp.draw``) so that each reads on
+Kept apart from the widget's behaviour (``mlp.pad.widget``) so that each reads on
 its own: this module only turns numbers into something to look at. Each
 update is one string or one small PNG per widget, so the browser receives a
 few messages per prediction, not dozens.

@@ -23,7 +23,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-from mlp.inputs import check_finite
+from mlp.nn.inputs import check_finite
 
 FRAME = 28
 BOX = 20

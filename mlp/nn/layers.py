@@ -5,7 +5,10 @@ The contract, the same for every layer (after CS231n):
 * ``forward(x)`` takes a batch ``x`` of shape ``(N, features)``, returns the
   output and keeps in ``self`` whatever ``backward`` will need.
 * ``backward(grad_out)`` takes ``dL/d(output)`` and returns ``dL/d(input)``;
-  a layer with parameters also writes ``dL/dθ`` into ``θ.grad``, beside ``θ``.
+  a layer with parameters also sets ``θ.grad = dL/dθ``, beside ``θ``.
+  Gradients are *overwritten*, never accumulated: after a backward pass each
+  ``.grad`` holds the gradient of that batch's loss, so there is nothing to
+  zero between steps.
 
 Neither pass ever writes into its argument: the caller may still need it.
 Every layer works in whatever float dtype it is given (float32 to train fast,
@@ -47,6 +50,10 @@ class Layer:
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def backward_parameters(self, grad_out: np.ndarray) -> None:
+        """Fill the parameters' gradients without returning ``dL/d(input)`` (see ``Dense``)."""
+        self.backward(grad_out)
 
     def parameters(self) -> list[Parameter]:
         return []
@@ -103,7 +110,6 @@ class Dense(Layer):
         weight = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
         self.weight = Parameter("weight", weight)
         self.bias = Parameter("bias", np.zeros(n_out, dtype=dtype), decay=False)
-        self.needs_input_grad = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x
@@ -111,17 +117,21 @@ class Dense(Layer):
         out += self.bias.value  # broadcasts (n_out,) over the N rows
         return out
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        # dL/dW = x.T @ dL/dy : (n_in, N) @ (N, n_out) -> (n_in, n_out).
-        # Written into the existing .grad arrays, so no allocation per step.
-        np.matmul(self._x.T, grad_out, out=self.weight.grad)
-        # dL/db = sum over the batch, because b was added to every row.
-        np.sum(grad_out, axis=0, out=self.bias.grad)
-        if not self.needs_input_grad:
-            # The first layer's input is the data, which nobody trains: skipping
-            # this product saves a third of that layer's backward work.
-            return None
-        return grad_out @ self.weight.value.T  # (N, n_out) @ (n_out, n_in) -> (N, n_in)
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self.weight.grad = self._x.T @ grad_out  # dL/dW: (n_in, N) @ (N, n_out) -> (n_in, n_out)
+        self.bias.grad = grad_out.sum(axis=0)  # dL/db: b was added to every row -> (n_out,)
+        return grad_out @ self.weight.value.T  # dL/dx: (N, n_out) @ (n_out, n_in) -> (N, n_in)
+
+    def backward_parameters(self, grad_out: np.ndarray) -> None:
+        """``backward`` without ``dL/dx``: half its work, for a layer whose input nobody trains.
+
+        The first layer's input is the data. Its gradient costs one of the two
+        matrix products of this backward (``db`` is only a sum) and nobody
+        uses it, so ``Sequential.backward(..., input_grad=False)`` calls this
+        instead, as autograd frameworks skip gradients that no one asked for.
+        """
+        self.weight.grad = self._x.T @ grad_out
+        self.bias.grad = grad_out.sum(axis=0)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight, self.bias]

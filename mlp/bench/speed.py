@@ -1,8 +1,8 @@
 """How fast this machine trains and runs the network, against the course's targets.
 
-    python -m mlp.bench                  # about a minute; two with PyTorch installed
-    python -m mlp.bench --quick          # fewer repeats and seeds, for a first look
-    python -m mlp.bench --json out.json --seeds 8 --repeats 5 --no-torch
+    python -m mlp bench                  # about a minute; two with PyTorch installed
+    python -m mlp bench --quick          # fewer repeats and seeds, for a first look
+    python -m mlp bench --json out.json --seeds 8 --repeats 5 --no-torch
 
 It prints a table and writes the same figures, with every single run, to
 ``bench.json`` (or ``--json PATH``). Nothing here is asserted by a test:
@@ -44,7 +44,7 @@ all: rerun when the machine is quiet.
   in a fresh process: read MNIST from disk (the in-process cache is cleared
   first), choose the thread count, train, keeping the epoch that is best on
   the *validation* split (the last 5,000 training images, as in
-  ``python -m mlp.train``), then measure the test accuracy once. Python's
+  ``python -m mlp train``), then measure the test accuracy once. Python's
   start and ``import mlp`` (~0.3 s) are not included.
 * **Inference**: ``predict_proba`` on one 784-vector (the median of 1,000
   calls per run) and on the 10,000 test images (the median of 5 calls per
@@ -56,7 +56,7 @@ all: rerun when the machine is quiet.
 
 How the thread count is chosen
 ------------------------------
-``fit(threads=None)`` asks ``mlp.threads.best_thread_count(sizes, batch_size,
+``fit(threads=None)`` asks ``mlp.training.threads.best_thread_count(sizes, batch_size,
 dtype)``. It times the matrix products of one training step of *these*
 shapes at 1, 2, … cores, in bursts of about 10 ms, the counts taking turns
 for 3 rounds, and keeps each count's median; more threads must be at least
@@ -76,7 +76,7 @@ has AVX-512, where OpenBLAS would pick ``SkylakeX`` itself. When the variable
 is set, the benchmark measures the peak and the epoch once more in a
 subprocess without it, and shows those rows marked "OpenBLAS's own kernel":
 the main rows keep the environment as given, since that is what the
-notebooks and ``python -m mlp.train`` get here.
+notebooks and ``python -m mlp train`` get here.
 """
 
 from __future__ import annotations
@@ -100,12 +100,12 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import mlp
-from mlp import data
-from mlp.network import MLP, Sequential
-from mlp.optimizers import Adam, linear_decay
-from mlp.threads import available_cores, best_thread_count
-from mlp.train import mnist_splits
-from mlp.training import evaluate, fit
+from mlp.nn.network import MLP, Sequential
+from mlp.nn.optimizers import Adam, linear_decay
+from mlp.training import data
+from mlp.training.loop import evaluate, fit
+from mlp.training.recipe import mnist_splits
+from mlp.training.threads import available_cores, best_thread_count
 
 SIZES = (784, 128, 64, 10)
 BATCH_SIZE = 128
@@ -531,7 +531,7 @@ def measure_own_kernel(report: Report, n_samples: int, repeats: int) -> None:
     loads: list[float] = []
     with other_load(loads):
         done = subprocess.run(
-            [sys.executable, "-m", "mlp.bench", "--probe", str(repeats)],
+            [sys.executable, "-m", "mlp.bench.speed", "--probe", str(repeats)],
             env=env,
             capture_output=True,
             text=True,
@@ -714,7 +714,7 @@ def measure_inference(report: Report, x_test: np.ndarray, repeats: int) -> None:
                 ),
             )
     try:
-        from mlp.preprocess import preprocess_digit
+        from mlp.pad.preprocess import preprocess_digit
     except ImportError:  # a version of the course without the dashboard's preprocessing
         return
     if "shipped" in models:
@@ -737,7 +737,7 @@ def measure_shipped_accuracy(report: Report, x_test: np.ndarray, y_test: np.ndar
         model = mlp.load_model()
     except (FileNotFoundError, mlp.ModelFileError):
         return
-    report.section("The default recipe: python -m mlp.train")
+    report.section("The default recipe: python -m mlp train")
     accuracy = 100 * model.accuracy(x_test, y_test)
     report.add(
         "shipped_test_accuracy", Figure("shipped model, test accuracy", "%", [accuracy], 98.0, True, digits=2)
@@ -763,7 +763,7 @@ def run(repeats: int, seeds: int, with_torch: bool) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mlp bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats and 3 seeds instead of 5 and 8")
     parser.add_argument("--repeats", type=int, default=None, help="runs per timing (default 5)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds for the time to 98 %% (default 8)")
