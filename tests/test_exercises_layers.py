@@ -164,7 +164,7 @@ WRONG_SOFTMAX = {
     "in-place mutation of logits": (_softmax_mutating_logits, ["changed its argument `logits` in place"]),
     "one number per row": (lambda z: softmax(z).max(axis=1), ["shape (N, C)"]),
     "returning None": (lambda z: None, ["got None"]),
-    "not written yet": (_softmax_not_implemented, ["not written yet"]),
+    "not written yet": (_softmax_not_implemented, ["not written yet", "in softmax"]),
 }
 
 
@@ -258,7 +258,8 @@ def test_checker_rejects_a_typical_mistake_with_a_precise_diagnosis(checker, mis
     for words in expected_words:
         assert words in result.message, f"{words!r} not in the diagnosis:\n{result.message}"
     printed = capsys.readouterr().out
-    assert printed.startswith("✗ ") and result.message in printed
+    assert result.not_written == ("not written yet" in mistake)
+    assert printed.startswith("✎ " if result.not_written else "✗ ") and result.message in printed
 
 
 def test_an_exception_is_shown_as_one_line():

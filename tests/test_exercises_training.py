@@ -218,7 +218,7 @@ WRONG_ADAM = {
     "stepping with the old averages": (_adam_old_state_for_the_step, ["wrong order"]),
     "returning two of three": (lambda w, g, m, v, t, *rest: (w, m), ["(new_w, new_m, new_v)", "2 items"]),
     "returning None": (lambda *args: None, ["returned None"]),
-    "not written yet": (_not_written_yet, ["adam_step is not written yet"]),
+    "not written yet": (_not_written_yet, ["not written yet", "in adam_step"]),
 }
 
 
@@ -361,7 +361,8 @@ def test_checker_rejects_a_typical_mistake_with_a_precise_diagnosis(checker, mis
     for words in expected_words:
         assert words in result.message, f"{words!r} not in the diagnosis:\n{result.message}"
     printed = capsys.readouterr().out
-    assert printed.startswith("✗ ") and result.message in printed
+    assert result.not_written == ("not written yet" in mistake)
+    assert printed.startswith("✎ " if result.not_written else "✗ ") and result.message in printed
 
 
 def test_the_first_adam_step_moves_each_weight_by_about_lr():

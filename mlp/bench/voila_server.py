@@ -5,7 +5,7 @@ dashboard works for a visitor, so the browser test and the benchmark both
 start one. This class keeps them honest and tidy: the server gets its own
 Jupyter directories (so no configuration of yours changes what is measured),
 it listens on 127.0.0.1 only, and ``stop()`` ends it and its kernels. It runs
-from the repository's root, as the README's ``voila notebooks/08_draw_a_digit.ipynb``
+from the repository's root, as the README's ``voila notebooks/10_draw_a_digit.ipynb``
 does, so that it reads the same ``voila.json``: what is tested is what users get.
 
 ``test_mode=True`` disables Tornado's XSRF check. Only do that for a
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parents[2]  # where the README runs voila from
-NOTEBOOK = ROOT / "notebooks" / "08_draw_a_digit.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "10_draw_a_digit.ipynb"
 VOILA_CONFIG = ROOT / "voila.json"  # voila reads it from the directory it starts in
 # Headless Debian Chromium, quiet: no background downloads, no first-run work, no QUIC.
 CHROMIUM_FLAGS = [

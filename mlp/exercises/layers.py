@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mlp.exercises import (
+from mlp.exercises.checking import (
     ExerciseResult,
     Mismatch,
     call_learner,

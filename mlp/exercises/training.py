@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mlp.exercises import (
+from mlp.exercises.checking import (
     ExerciseResult,
     Mismatch,
     call_learner,

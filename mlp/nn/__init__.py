@@ -10,12 +10,13 @@ from mlp.nn.gradcheck import GradientCheckError, gradient_check, gradient_errors
 from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
 from mlp.nn.losses import SoftmaxCrossEntropy, log_softmax, softmax
 from mlp.nn.network import MLP, Sequential
-from mlp.nn.optimizers import SGD, Adam, Optimizer, constant, cosine_decay, linear_decay
+from mlp.nn.optimizers import SGD, Adam, AdamW, Optimizer, constant, cosine_decay, linear_decay
 
 __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "AdamW",
     "Dense",
     "Dropout",
     "FusedAdam",

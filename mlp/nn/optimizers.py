@@ -164,3 +164,26 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1**t)  # bias corrections: m and v started at 0
         v_hat = v / (1 - beta2**t)
         w -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+class AdamW(Adam):
+    """Adam with *decoupled* weight decay (Loshchilov & Hutter, 2019).
+
+    ``Adam(weight_decay=λ)`` adds ``λ w`` to the gradient, which Adam then
+    divides by ``sqrt(v_hat)``: weights with large gradients are barely
+    decayed, those with small ones strongly. That is L2 regularisation, and
+    with Adam it is not the same as shrinking every weight alike. AdamW takes
+    Adam's step on the loss's gradient alone, then shrinks each decayed weight
+    by the same factor: ``w -= lr * λ * w``.
+    """
+
+    def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
+        decay, self.weight_decay = self.weight_decay, 0.0  # Adam's step sees the bare gradient
+        try:
+            super().step(parameters, progress)
+        finally:
+            self.weight_decay = decay
+        shrink = 1 - self.learning_rate(progress) * decay
+        for p in parameters:
+            if decay and p.decay:
+                p.value *= shrink
