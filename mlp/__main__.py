@@ -4,6 +4,8 @@
     python -m mlp predict DIGIT.png   # read a digit from an image file
     python -m mlp bench               # how fast training and inference run here
     python -m mlp bench-dashboard     # the dashboard in a real browser: latency, many pages
+    python -m mlp bench-classroom     # a class on one server: kernels, memory, many pages at once
+    python -m mlp bench-teach         # teaching the pad a handwriting: time, accuracy, forgetting
 
 ``python -m mlp COMMAND --help`` explains each one.
 """
@@ -20,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("mlp.cli.predict", "read the digit in a PNG or JPEG file"),
     "bench": ("mlp.bench.speed", "how fast training and inference run on this machine"),
     "bench-dashboard": ("mlp.bench.dashboard", "the dashboard in a real browser: latency, many pages"),
+    "bench-classroom": ("mlp.bench.classroom", "a class on one server: kernels, memory, many pages at once"),
+    "bench-teach": ("mlp.bench.teach", "teaching the pad a handwriting: time, accuracy, forgetting"),
 }
 
 

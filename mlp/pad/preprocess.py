@@ -43,6 +43,9 @@ NOISE_FLOOR = 0.1
 # this side, which is still fifty times the 20 pixels the network will see.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 1024
+# Image files larger than this are refused unread, by the pad and by ``python -m mlp predict``:
+# a photo of one digit needs far less.
+MAX_FILE_BYTES = 5_000_000
 
 
 class EmptyDrawingError(ValueError):

@@ -26,7 +26,7 @@ import numpy as np
 from ipycanvas import Canvas, hold_canvas
 
 from mlp.nn.network import Sequential
-from mlp.pad.preprocess import EmptyDrawingError, ImageFileError, preprocess_digit, read_image
+from mlp.pad.preprocess import MAX_FILE_BYTES, EmptyDrawingError, ImageFileError, preprocess_digit, read_image
 from mlp.pad.rasterize import StrokeRaster
 from mlp.pad.view import STYLE, UNSURE_BELOW, bars_html, png, preview_png, result_html
 from mlp.training.model_io import load_model
@@ -41,7 +41,7 @@ BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
 MIN_INTERVAL = 0.04  # seconds between live predictions while drawing
 # Larger files must still reach the kernel to be refused with a message: voila.json lets the
 # browser send up to 64 MiB (Tornado's default, 10 MiB, would drop the connection silently).
-MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 
 
 def _reporting_errors(handler: Callable[..., None]) -> Callable[..., None]:

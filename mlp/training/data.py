@@ -184,6 +184,12 @@ def _load_cached(directory: Path, download_missing: bool) -> tuple[tuple[np.ndar
     return tuple(splits)
 
 
+def mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the MNIST files are: ``data_dir`` if given, else ``$MLP_DATA_DIR``, else the shipped copy."""
+    directory = data_dir if data_dir is not None else os.environ.get("MLP_DATA_DIR") or DEFAULT_DIR
+    return Path(directory).resolve()
+
+
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -195,6 +201,5 @@ def load_mnist(
     benchmark), so the arrays are READ-ONLY and shared between callers: index
     with a permutation (``x[perm]``) or call ``.copy()`` before changing them.
     """
-    directory = data_dir if data_dir is not None else os.environ.get("MLP_DATA_DIR") or DEFAULT_DIR
-    train, test = _load_cached(Path(directory).resolve(), download)
+    train, test = _load_cached(mnist_dir(data_dir), download)
     return train, test
