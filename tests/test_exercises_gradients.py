@@ -13,7 +13,7 @@ import pytest
 
 import mlp
 from mlp.exercises import check_numerical_gradient
-from mlp.exercises.gradients import STEP, Objective
+from mlp.exercises.gradient_cases import STEP, Objective
 
 # --- correct answers ---------------------------------------------------------------------------------
 
