@@ -1,4 +1,6 @@
-"""The exercise checkers of notebooks 02–04 accept right answers and diagnose typical wrong ones.
+"""The layer checkers of notebooks 02–04 accept right answers and diagnose typical wrong ones.
+
+(``check_numerical_gradient`` and ``check_image_to_vector`` have their own files.)
 
 A checker that passed everything would be worse than none, so each wrong
 answer below is a mistake learners really make, and each test asserts both
@@ -13,15 +15,17 @@ import warnings
 import numpy as np
 import pytest
 
+import mlp
 from mlp import gradient_check
-from mlp.exercises import ExerciseResult
-from mlp.exercises.layers import (
-    _small_network,
+from mlp.exercises import (
+    ExerciseResult,
     check_dense_backward,
+    check_elu_backward,
     check_network_backward,
-    check_relu_backward,
     check_softmax,
 )
+from mlp.exercises.backprop import small_network
+from mlp.exercises.layers import ELU, ELU_ALPHA
 from mlp.nn.gradcheck import numerical_gradient
 
 # --- correct answers ---------------------------------------------------------------------------------
@@ -41,8 +45,30 @@ def dense_backward_numerically(x, W, grad_out):
     return tuple(numerical_gradient(weighted_output, array) for array in (x, W, b))
 
 
-def relu_backward(x, grad_out):
-    return grad_out * (x > 0)
+class LearnerELU(mlp.Layer):
+    """The notebook's stub: the forward pass is given, the learner writes backward."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, x):
+        self._x = x
+        self._out = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+        return self._out
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+
+def elu_with(backward):
+    """A learner's ELU class whose backward is ``backward(self, grad_out)``."""
+    return type("ELU", (LearnerELU,), {"backward": backward})
+
+
+ELU_FROM_OUTPUT = elu_with(lambda self, g: g * np.where(self._x > 0, 1.0, self._out + self.alpha))
+ELU_FROM_INPUT = elu_with(
+    lambda self, g: np.where(self._x > 0, g, g * self.alpha * np.exp(np.minimum(self._x, 0)))
+)
 
 
 def softmax(logits):
@@ -107,22 +133,67 @@ WRONG_DENSE = {
 }
 
 
-def _relu_mutating_grad_out(x, grad_out):
-    grad_out[x <= 0] = 0
+def _elu_mutating_its_output(self, grad_out):
+    slope = self._out
+    slope += self.alpha  # also the array that forward returned, which the next layer holds
+    slope[self._x > 0] = 1
+    return grad_out * slope
+
+
+def _elu_mutating_grad_out(self, grad_out):
+    grad_out *= np.where(self._x > 0, 1.0, self._out + self.alpha)
     return grad_out
 
 
-WRONG_RELU = {
-    "passing the gradient where x < 0": (lambda x, g: g.copy(), ["where x < 0", "must be 0"]),
-    "inverted mask": (lambda x, g: g * (x < 0), ["wrong way round"]),
-    "derivative without the chain rule": (lambda x, g: (x > 0) * 1.0, ["chain rule"]),
-    "masking by grad_out": (lambda x, g: np.maximum(g, 0), ["sign of the layer's input x"]),
-    "multiplying by relu(x)": (lambda x, g: g * np.maximum(x, 0), ["not by relu(x)"]),
-    "in-place mutation of grad_out": (_relu_mutating_grad_out, ["changed its argument `grad_out` in place"]),
-    "wrong shape": (lambda x, g: (g * (x > 0)).sum(axis=1), ["expected shape (5, 6), got (5,)"]),
-    "NaN": (lambda x, g: g * (x > 0) / (x > 0), ["NaN"]),
-    "returning None": (lambda x, g: None, ["got None"]),
-    "raising": (lambda x, g: g @ x, ["raised ValueError"]),
+def _elu_overflowing(self, grad_out):
+    positive = self._x > 0
+    return grad_out * (positive + ~positive * self.alpha * np.exp(self._x))  # 0 * exp(800) is NaN
+
+
+def _elu_changing_forward(self, x):
+    self._x, self._out = x, np.maximum(x, 0)
+    return self._out
+
+
+WRONG_ELU = {
+    "ReLU's backward": (elu_with(lambda s, g: g * (s._x > 0)), ["ReLU's backward", "alpha e^x"]),
+    "derivative without the chain rule": (
+        elu_with(lambda s, g: np.where(s._x > 0, 1.0, s._out + s.alpha)),
+        ["chain rule"],
+    ),
+    "forgetting alpha": (
+        elu_with(lambda s, g: np.where(s._x > 0, g, g * np.exp(s._x))),
+        ["yours is e^x", "0.3"],
+    ),
+    "output + 1": (elu_with(lambda s, g: np.where(s._x > 0, g, g * (s._out + 1))), ["you added 1"]),
+    "the output instead of its slope": (
+        elu_with(lambda s, g: np.where(s._x > 0, g, g * s._out)),
+        ["output + alpha"],
+    ),
+    "branches swapped": (
+        elu_with(lambda s, g: np.where(s._x > 0, g * s.alpha * np.exp(s._x), g)),
+        ["wrong way round"],
+    ),
+    "multiplying by ELU(x)": (elu_with(lambda s, g: g * s._out), ["not by ELU(x) itself"]),
+    "the negative slope everywhere": (elu_with(lambda s, g: g * s.alpha * np.exp(s._x)), ["for x <= 0 only"]),
+    "leaky ReLU's slope": (elu_with(lambda s, g: np.where(s._x > 0, g, s.alpha * g)), ["leaky ReLU"]),
+    "overflow: 0 * exp(800)": (elu_with(_elu_overflowing), ["x = 800", "inf * 0", "NaN"]),
+    "mutating the output forward returned": (
+        elu_with(_elu_mutating_its_output),
+        ["changed the array that forward returned"],
+    ),
+    "mutating grad_out": (elu_with(_elu_mutating_grad_out), ["changed its argument `grad_out` in place"]),
+    "a broken forward": (
+        type("ELU", (ELU_FROM_OUTPUT,), {"forward": _elu_changing_forward}),
+        ["forward output", "restore it"],
+    ),
+    "wrong shape": (
+        elu_with(lambda s, g: (g * np.where(s._x > 0, 1.0, s._out + s.alpha)).sum(axis=1)),
+        ["expected shape (5, 6), got (5,)", "no summing"],
+    ),
+    "returning None": (elu_with(lambda s, g: None), ["got None"]),
+    "raising": (elu_with(lambda s, g: g @ s._x), ["raised ValueError"]),
+    "not written yet": (LearnerELU, ["not written yet", "in ELU.backward"]),
 }
 
 
@@ -218,7 +289,7 @@ WRONG_NETWORK = {
 
 CHECKERS = {
     "dense": (check_dense_backward, WRONG_DENSE),
-    "relu": (check_relu_backward, WRONG_RELU),
+    "elu": (check_elu_backward, WRONG_ELU),
     "softmax": (check_softmax, WRONG_SOFTMAX),
     "network": (check_network_backward, WRONG_NETWORK),
 }
@@ -233,7 +304,9 @@ CASES = [(checker, name) for checker, (_, wrong) in CHECKERS.items() for name in
     [
         (check_dense_backward, dense_backward),
         (check_dense_backward, dense_backward_numerically),
-        (check_relu_backward, relu_backward),
+        (check_elu_backward, ELU_FROM_OUTPUT),
+        (check_elu_backward, ELU_FROM_INPUT),
+        (check_elu_backward, ELU),
         (check_softmax, softmax),
         (check_softmax, softmax_with_python_floats),
         (check_network_backward, network_backward),
@@ -274,8 +347,8 @@ def test_every_failing_tensor_is_reported_at_once():
 
 
 def test_quiet_checkers_print_nothing(capsys):
-    assert check_relu_backward(relu_backward, verbose=False)
-    assert not check_relu_backward(lambda x, g: g, verbose=False)
+    assert check_elu_backward(ELU_FROM_OUTPUT, verbose=False)
+    assert not check_elu_backward(LearnerELU, verbose=False)
     assert capsys.readouterr().out == ""
 
 
@@ -287,6 +360,33 @@ def test_checkers_are_deterministic():
 def test_the_network_checker_s_reference_gradients_pass_a_numerical_check():
     """The answers the network checker expects are right, not merely consistent with mlp."""
     rng = np.random.default_rng(0)
-    network = _small_network()
+    network = small_network()
     x = rng.standard_normal((5, network.n_inputs))
     assert gradient_check(network, x, rng.integers(0, network.n_classes, 5)) < 1e-7
+
+
+@pytest.mark.parametrize("alpha", [ELU_ALPHA, 1.0, 2.5])
+def test_the_reference_elu_passes_a_numerical_gradient_check(alpha):
+    """The ELU the checker compares with is right, not merely consistent with itself."""
+    x = 2 * np.random.default_rng(1).standard_normal((6, 7))  # both signs, far from the kink at 0
+    assert mlp.gradient_check(ELU(alpha), x) < 1e-7
+
+
+def test_the_reference_elu_does_not_overflow_and_keeps_float32():
+    with np.errstate(all="raise"):
+        layer = ELU(0.5)
+        out = layer.forward(np.array([[800.0, -800.0]], dtype=np.float32))
+        grad = layer.backward(np.ones((1, 2), dtype=np.float32))
+    assert out.dtype == grad.dtype == np.float32
+    np.testing.assert_allclose(out, [[800.0, -0.5]])
+    np.testing.assert_allclose(grad, [[1.0, 0.0]], atol=1e-6)  # alpha e^-800 underflows to 0
+
+
+def test_the_checker_gives_each_not_written_stub_a_first_hint():
+    def not_written(*args):
+        raise NotImplementedError
+
+    for check in (check_dense_backward, check_softmax, check_network_backward):
+        result = check(not_written, verbose=False)
+        assert result.not_written and "First hint:" in result.message
+    assert "First hint:" in check_elu_backward(LearnerELU, verbose=False).message

@@ -10,14 +10,13 @@ that a notebook (or a test) can assert on it.
 One module per part of the course; ``checking`` holds what they share.
 """
 
+from mlp.exercises.backprop import check_network_backward
 from mlp.exercises.checking import ExerciseResult
-from mlp.exercises.layers import (
-    check_dense_backward,
-    check_network_backward,
-    check_relu_backward,
-    check_softmax,
-)
+from mlp.exercises.gradients import check_numerical_gradient
+from mlp.exercises.layers import check_dense_backward, check_elu_backward
+from mlp.exercises.mnist import check_image_to_vector
 from mlp.exercises.pad import check_centre_by_mass
+from mlp.exercises.softmax import check_softmax
 from mlp.exercises.teach import check_replay_batch
 from mlp.exercises.training import check_adam_step, check_confusion_matrix, check_saliency, check_sgd_momentum
 
@@ -27,8 +26,10 @@ __all__ = [
     "check_centre_by_mass",
     "check_confusion_matrix",
     "check_dense_backward",
+    "check_elu_backward",
+    "check_image_to_vector",
     "check_network_backward",
-    "check_relu_backward",
+    "check_numerical_gradient",
     "check_replay_batch",
     "check_saliency",
     "check_sgd_momentum",

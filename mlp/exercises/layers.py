@@ -1,19 +1,19 @@
-"""Checkers for the exercises of notebooks 02–04: the layers and backpropagation.
+"""Checkers for the exercises that write one layer's backward pass (notebooks 02 and 03).
 
-* ``check_dense_backward(fn)``   — ``fn(x, W, grad_out) -> (dx, dW, db)`` (notebook 02)
-* ``check_relu_backward(fn)``    — ``fn(x, grad_out) -> dx`` (notebook 03)
-* ``check_softmax(fn)``          — ``fn(logits) -> probabilities`` (notebook 03)
-* ``check_network_backward(fn)`` — ``fn(layers, grad_logits) -> grad_input`` (notebook 04)
+* ``check_dense_backward(fn)`` — ``fn(x, W, grad_out) -> (dx, dW, db)`` (notebook 02)
+* ``check_elu_backward(ELU)``  — a ``Layer`` class whose ``backward`` the learner
+  writes for an activation the course has not shown, ELU (notebook 03)
 
-Every checker builds float64 inputs from a fixed seed, computes the right
-answer with mlp's reference code (itself verified against numerical gradients
-by the test suite), calls the learner's function on copies of the inputs and
-compares. A wrong answer gets a diagnosis rather than a bare "wrong": which
-tensor, expected against got at the worst index, and a hint that names the
-usual mistake when the answer looks like one (a transposed ``dW``, ``db``
-not summed over the batch, a softmax that overflows or normalises the wrong
-axis). Mutating an argument is a mistake too, even when the returned values
-are right: the caller, or another layer, may still need that array.
+Each checker builds float64 inputs from a fixed seed, computes the right
+answer with reference code (``mlp.Dense``; ``ELU`` below, for the layer mlp
+does not ship), whose gradients the test suite checks numerically, calls the
+learner's code on copies of the inputs and compares. A wrong answer gets a
+diagnosis rather than a bare "wrong": which tensor, expected against got at
+the worst index, and a hint that names the usual mistake when the answer
+looks like one (a transposed ``dW``, ``db`` not summed over the batch, ELU's
+slope for negative inputs without its ``alpha``). Mutating an argument, or
+the output a forward pass returned, is a mistake too, even when the values
+are right: the caller, or the next layer, still holds that array.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from mlp.exercises.checking import (
     run_check,
     unpack_tuple,
 )
-from mlp.nn.layers import Dense, Layer, ReLU, Tanh
-from mlp.nn.losses import SoftmaxCrossEntropy, softmax
-from mlp.nn.network import Sequential
+from mlp.nn.layers import Dense, Layer
 
-__all__ = ["check_dense_backward", "check_network_backward", "check_relu_backward", "check_softmax"]
+__all__ = ["ELU", "check_dense_backward", "check_elu_backward"]
 
 # Every dimension different, so that a transposed or wrongly summed result
 # cannot have the right shape by accident.
 BATCH, N_IN, N_OUT = 5, 4, 3
+# Not 1, so that an ELU whose backward forgets alpha (or writes 1 for it) gives a wrong answer.
+ELU_ALPHA = 0.3
 
 
 def check_dense_backward(
@@ -126,225 +126,161 @@ def check_dense_backward(
             raise Mismatch(f"with {shapes}:\n  " + "\n  ".join(problems))
         return f"dx, dW and db all match mlp.Dense's backward (checked with {shapes})."
 
-    return run_check("dense_backward", check, verbose=verbose)
+    return run_check(
+        "dense_backward",
+        check,
+        first_hint="each gradient has the shape of its variable: combine x (N, n_in), W (n_in, n_out) and "
+        "grad_out (N, n_out) into dx (N, n_in), dW (n_in, n_out) and db (n_out,), as section 3 derives.",
+        verbose=verbose,
+    )
 
 
-def check_relu_backward(
-    relu_backward: Callable[[np.ndarray, np.ndarray], Any], *, verbose: bool = True
-) -> ExerciseResult:
-    """Check ``relu_backward(x, grad_out) -> dx``, where ``x`` is the input ReLU saw in forward."""
+class ELU(Layer):
+    """The exponential linear unit (Clevert et al., 2015), the reference ``check_elu_backward`` compares with.
+
+    ``ELU(x) = x`` for ``x > 0`` and ``alpha (e^x - 1)`` below: like ReLU for
+    positive inputs, but smooth and negative down to ``-alpha`` for negative
+    ones, so that units are never completely switched off. Its derivative,
+    ``alpha e^x = ELU(x) + alpha`` for ``x <= 0``, comes from its own output,
+    as sigmoid's and tanh's do.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = float(alpha)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._positive = x > 0
+        # np.where evaluates both branches: exp of min(x, 0) cannot overflow where x is large.
+        self._out = np.where(self._positive, x, self.alpha * np.expm1(np.minimum(x, 0)))
+        return self._out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * np.where(self._positive, 1.0, self._out + self.alpha)
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "ELU", "alpha": self.alpha}
+
+
+def check_elu_backward(elu_class: Callable[..., Any], *, verbose: bool = True) -> ExerciseResult:
+    """Check the learner's ``ELU`` layer class: ``ELU(alpha).forward(x)``, then ``backward(grad_out)``.
+
+    Shapes: ``x`` and ``grad_out`` ``(N, d)``, the answer ``dL/dx`` ``(N, d)``.
+    First a batch of ordinary inputs of both signs, to judge the formula;
+    then one with inputs of ±800, where ``exp(x)`` overflows unless the
+    backward only takes it of negative inputs.
+    """
 
     def check() -> str:
-        rng = np.random.default_rng(4)
-        # Normal samples are never exactly 0, where the derivative is a convention.
-        x = rng.standard_normal((BATCH, 6))
-        grad_out = rng.standard_normal((BATCH, 6))
-        reference = ReLU()
-        reference.forward(x)
-        expected = reference.backward(grad_out)
+        rng = np.random.default_rng(7)
+        ordinary = 2 * rng.standard_normal((BATCH, 6))  # never exactly 0, where the slope jumps
+        extreme = np.array([[800.0, -800.0, 30.0, -30.0, 0.5, -0.5]])
+        for x in (ordinary, extreme):
+            grad_out = rng.standard_normal(x.shape)
+            _check_elu_on(elu_class, x, grad_out)
+        return (
+            f"forward and backward match the reference ELU (alpha = {ELU_ALPHA}) on a batch {ordinary.shape} "
+            "of both signs and on inputs of ±800 (no overflow); grad_out and the output are left untouched."
+        )
 
-        dx = call_learner("relu_backward", relu_backward, {"x": x, "grad_out": grad_out})
-        compare_arrays(
-            "dx",
+    return run_check(
+        "ELU.backward",
+        check,
+        first_hint="by the chain rule, dL/dx = grad_out * ELU'(x), entry by entry. Differentiate each "
+        "branch: x for x > 0, alpha (e^x - 1) for x <= 0; forward kept what you need (self._x, self._out).",
+        verbose=verbose,
+    )
+
+
+def _check_elu_on(elu_class: Callable[..., Any], x: np.ndarray, grad_out: np.ndarray) -> None:
+    reference = ELU(ELU_ALPHA)
+    expected_out = reference.forward(x)
+    expected = reference.backward(grad_out)
+
+    def forward_and_backward(x: np.ndarray, grad_out: np.ndarray) -> tuple[Any, Any, Any]:
+        layer = elu_class(alpha=ELU_ALPHA)
+        out = layer.forward(x)
+        kept = np.array(out, dtype=np.float64, copy=True)
+        return out, kept, layer.backward(grad_out)
+
+    out, kept, dx = call_learner(
+        "ELU.backward",
+        forward_and_backward,
+        {"x": x, "grad_out": grad_out},
+        fixes={"grad_out": "compute a new array (grad_out * slope) instead of grad_out *= slope."},
+    )
+    compare_arrays(
+        "forward output",
+        kept,
+        expected_out,
+        hint="the stub's forward was already right: restore it, ELU(x) = x for x > 0, alpha (e^x - 1) below.",
+    )
+    if not np.array_equal(np.asarray(out, dtype=np.float64), kept):
+        raise Mismatch(
+            "ELU.backward changed the array that forward returned (self._out += ..., or a slope built "
+            "in place on top of it): the next layer still holds that array as its input. Compute a new "
+            "array, self._out + self.alpha."
+        )
+    if dx is not None and np.asarray(dx).shape == x.shape and not np.all(np.isfinite(dx)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(np.asarray(dx, dtype=np.float64)))[0])
+        raise Mismatch(
+            f"dx: NaN or inf at index {bad}, where x = {x[bad]:g}. exp({x[bad]:g}) overflows to inf, and "
+            "inf * 0 (the mask of the other branch) is NaN. Take exp only of the negative inputs: "
+            "np.where(x > 0, 1.0, ...) on top of np.exp(np.minimum(x, 0)), or self._out + self.alpha."
+        )
+    alpha = ELU_ALPHA
+    positive = x > 0
+    with np.errstate(all="ignore"):  # the mistakes below take exp of every x, as a learner would
+        e = np.exp(x)
+    compare_arrays(
+        "dx",
+        dx,
+        expected,
+        hint=hint_for(
             dx,
-            expected,
-            hint=hint_for(
-                dx,
-                "dx = grad_out * (x > 0): the gradient passes where the input was positive.",
-                by_value=[
-                    (
-                        grad_out,
-                        "ReLU passes the gradient only where x > 0; where x < 0 it is flat, "
-                        "so dx must be 0 there: grad_out * (x > 0).",
-                    ),
-                    (
-                        grad_out * (x < 0),
-                        "the mask is the wrong way round: keep the gradient where x > 0, "
-                        "block it where x < 0.",
-                    ),
-                    (
-                        (x > 0).astype(np.float64),
-                        "that is ReLU's derivative alone; the chain rule multiplies it by the "
-                        "incoming gradient: grad_out * (x > 0).",
-                    ),
-                    (
-                        np.maximum(grad_out, 0),
-                        "mask by the sign of the layer's input x, not of grad_out: grad_out * (x > 0).",
-                    ),
-                    (
-                        grad_out * np.maximum(x, 0),
-                        "multiply by ReLU's derivative, the mask (x > 0), not by relu(x) itself.",
-                    ),
-                ],
-                by_shape={(BATCH,): "dx has one entry per input: the same shape as x, no summing."},
-            ),
-        )
-        return f"dx matches mlp.ReLU's backward on a batch {x.shape} with both signs of x."
-
-    return run_check("relu_backward", check, verbose=verbose)
-
-
-def check_softmax(softmax_fn: Callable[[np.ndarray], Any], *, verbose: bool = True) -> ExerciseResult:
-    """Check ``softmax(logits) -> probabilities`` along each row, including huge logits.
-
-    Two batches: ordinary logits ``(4, 5)``, then rows like ``[1000, 1001, …]``
-    and ``[-1000, …]`` that overflow (or underflow to 0/0) unless each row's
-    maximum is subtracted before ``exp``.
-    """
-    rows_hint = (
-        "each row is one sample and must sum to 1; yours normalises each column. "
-        "Sum along the classes: e.sum(axis=1, keepdims=True)."
-    )
-
-    keepdims_hint = "keepdims=True keeps the summed axis, so (N, C) / (N, 1) divides each row by its own sum."
-
-    def check() -> str:
-        ordinary = 3 * np.random.default_rng(5).standard_normal((4, 5))
-        huge = np.array(
-            [
-                [1000.0, 1001.0, 1002.0, 999.0],
-                [-1000.0, -1001.0, -1002.0, -999.0],
-                [0.0, 1.0, 2.0, 3.0],
-            ]
-        )
-        for logits in (ordinary, huge):
-            with np.errstate(all="ignore"):  # a wrong answer gets a diagnosis, not a warning
-                naive = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-                shifted_globally = np.exp(logits - logits.max())
-                global_max = shifted_globally / shifted_globally.sum(axis=1, keepdims=True)
-                whole_batch = shifted_globally / shifted_globally.sum()
-                by_column = np.exp(logits - logits.max(axis=0))
-                by_column /= by_column.sum(axis=0)
-            got = call_learner("softmax", softmax_fn, {"logits": logits}, keepdims_hint)
-            compare_arrays(
-                "probabilities",
-                got,
-                softmax(logits),
-                hint=hint_for(
-                    got,
-                    "p_k = exp(z_k - max(z)) / sum_j exp(z_j - max(z)), along each row.",
-                    by_value=[
-                        (
-                            naive,
-                            "exp(1000) overflows to inf, and inf / inf is NaN (and exp(-1000) underflows "
-                            "to 0 / 0). Subtract each row's maximum before exp: softmax does not change "
-                            "under a shift, and then every exp is of a number <= 0.",
-                        ),
-                        (
-                            global_max,
-                            "you subtracted the maximum of the whole batch; a row far below it underflows "
-                            "to 0 / 0. Subtract each row's own maximum: logits.max(axis=1, keepdims=True).",
-                        ),
-                        (by_column, rows_hint),
-                        (
-                            whole_batch,
-                            "you divided by the sum over the whole batch; divide each row by its own sum: "
-                            "e.sum(axis=1, keepdims=True).",
-                        ),
-                    ],
-                    by_shape={(len(logits),): "return one probability per class: shape (N, C), like logits."},
+            "dx = grad_out * ELU'(x), with ELU'(x) = 1 for x > 0 and alpha e^x for x <= 0.",
+            by_value=[
+                (
+                    grad_out * positive,
+                    "that is ReLU's backward: for x <= 0, ELU is alpha (e^x - 1), not 0, and its slope "
+                    "there is alpha e^x.",
                 ),
-            )
-        return "rows sum to 1 and match mlp.softmax, also for logits of ±1000 (no overflow, no NaN)."
-
-    return run_check("softmax", check, verbose=verbose)
-
-
-def check_network_backward(
-    network_backward: Callable[[list[Layer], np.ndarray], Any], *, verbose: bool = True
-) -> ExerciseResult:
-    """Check ``network_backward(layers, grad_logits) -> grad_input`` on a small network.
-
-    The layers have already run forward; the learner's function must call
-    each one's ``backward``, last layer first, so that every parameter's
-    ``.grad`` is filled, and return the gradient with respect to the input.
-    The network mixes Dense, ReLU and Tanh layers so that the loop cannot
-    rely on knowing which layer comes where.
-    """
-    loop_hint = (
-        "Go through the layers from last to first (for layer in reversed(layers)), giving each "
-        "layer's backward the gradient returned by the layer after it, activations included."
-    )
-
-    def check() -> str:
-        network = _small_network()
-        rng = np.random.default_rng(6)
-        x = rng.standard_normal((BATCH, network.n_inputs))
-        labels = rng.integers(0, network.n_classes, BATCH)
-
-        reference = network.astype(np.float64)  # a copy: the learner gets another one
-        loss = SoftmaxCrossEntropy()
-        loss.forward(reference.forward(x), labels)
-        grad_logits = loss.backward()
-        expected_input = reference.backward(grad_logits)
-
-        learner = network.astype(np.float64)
-        learner.forward(x)
-        for parameter in learner.parameters():
-            parameter.grad[...] = np.nan  # so that a layer the loop skipped stands out
-        layers = learner.layers
-        order = list(layers)
-        grad_input = call_learner(
-            "network_backward", network_backward, {"layers": layers, "grad_logits": grad_logits}, loop_hint
-        )
-        if len(layers) != len(order) or any(a is not b for a, b in zip(layers, order)):
-            raise Mismatch(
-                "network_backward changed the list `layers` in place (layers.reverse()?); "
-                "iterate over reversed(layers) instead, which leaves the list as it was."
-            )
-
-        if grad_input is None:
-            raise Mismatch(
-                "network_backward returned None. Did you forget to `return` the gradient that the "
-                "first layer's backward gives back?"
-            )
-        problems = []
-        for i, (mine, theirs) in enumerate(zip(reference.layers, learner.layers)):
-            for expected, got in zip(mine.parameters(), theirs.parameters()):
-                name = f"layers[{i}].{got.name}.grad"
-                if np.all(np.isnan(got.grad)):
-                    problems.append(f"{name} was never computed: the loop skipped layers[{i}].")
-                    continue
-                problems += collect_mismatches(
-                    lambda n=name, g=got.grad, e=expected.grad: compare_arrays(n, g, e)
-                )
-        problems += collect_mismatches(
-            lambda: compare_arrays(
-                "grad_input",
-                grad_input,
-                expected_input,
-                hint=hint_for(
-                    grad_input,
-                    "",  # the hint about the loop follows the list
-                    by_shape={
-                        grad_logits.shape: "return the gradient with respect to the network's input, "
-                        "shape (N, n_inputs): what the first layer's backward returns, not grad_logits."
-                    },
+                (
+                    np.where(positive, 1.0, expected_out + alpha),
+                    "that is ELU's derivative alone; the chain rule multiplies it by the incoming "
+                    "gradient: grad_out * ELU'(x).",
                 ),
-            )
-        )
-        if problems:
-            n_tensors = len(learner.parameters()) + 1
-            raise Mismatch(
-                f"{len(problems)} of {n_tensors} gradients are wrong:\n  "
-                + "\n  ".join(problems)
-                + f"\n  Hint: {loop_hint}"
-            )
-        chain = " -> ".join(type(layer).__name__ for layer in layers)
-        n_params = len(learner.parameters())
-        return f"the input gradient and all {n_params} parameter gradients match, through {chain}."
-
-    return run_check("network_backward", check, verbose=verbose)
-
-
-def _small_network() -> Sequential:
-    """7 -> 6 -> 5 -> 4, with a ReLU and a Tanh between the Dense layers, in float64."""
-    return Sequential(
-        [
-            Dense(7, 6, seed=10, dtype=np.float64),
-            ReLU(),
-            Dense(6, 5, seed=11, init="xavier", dtype=np.float64),
-            Tanh(),
-            Dense(5, 4, seed=12, dtype=np.float64),
-        ]
+                (
+                    np.where(positive, grad_out, grad_out * e),
+                    "the slope for x <= 0 is alpha e^x: yours is e^x, which is right only for alpha = 1 "
+                    f"(here alpha = {alpha}). Use self.alpha.",
+                ),
+                (
+                    np.where(positive, grad_out, grad_out * (expected_out + 1)),
+                    "the slope for x <= 0 is ELU(x) + alpha; you added 1, right only for alpha = 1 "
+                    f"(here alpha = {alpha}). Use self.alpha.",
+                ),
+                (
+                    np.where(positive, grad_out, grad_out * expected_out),
+                    "for x <= 0 you multiplied by the output alpha (e^x - 1); the slope is its "
+                    "derivative, alpha e^x = output + alpha.",
+                ),
+                (
+                    np.where(positive, grad_out * alpha * e, grad_out),
+                    "the two branches are the wrong way round: slope 1 where x > 0, alpha e^x where x <= 0.",
+                ),
+                (
+                    grad_out * expected_out,
+                    "multiply by ELU's derivative, not by ELU(x) itself.",
+                ),
+                (
+                    grad_out * alpha * e,
+                    "alpha e^x is the slope for x <= 0 only; where x > 0, ELU(x) = x and the slope is 1.",
+                ),
+                (
+                    np.where(positive, grad_out, alpha * grad_out),
+                    "a constant slope alpha for x <= 0 is leaky ReLU's; ELU's is alpha e^x there.",
+                ),
+            ],
+            by_shape={(len(x),): "dx has one entry per input: the shape of x, no summing."},
+        ),
     )
