@@ -31,7 +31,9 @@ import mlp.exercises
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 DASHBOARD = NOTEBOOKS[-1]  # the last notebook is the live dashboard: visitors get no exercise
-SOLUTION = re.compile(r"^\s*<details>\s*<summary>\s*Solution\s*</summary>\s*```python\n(.*?)```\s*</details>\s*$", re.S)
+SOLUTION = re.compile(
+    r"^\s*<details>\s*<summary>\s*Solution\s*</summary>\s*```python\n(.*?)```\s*</details>\s*$", re.S
+)
 HEADER = re.compile(r"^# Your turn: \S.{10,}$")
 
 
@@ -90,7 +92,9 @@ def checker_call(code: str) -> tuple[str, str, ast.Module]:
         node
         for statement in tree.body
         for node in ast.walk(statement)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("check_")
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.startswith("check_")
     ]
     assert len(calls) == 1, f"expected one check_...(function) call, found {len(calls)}"
     (call,) = calls

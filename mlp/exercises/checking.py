@@ -115,9 +115,9 @@ def call_learner(
             f"not written yet: replace `raise NotImplementedError` in {function_name} with your code."
         ) from None
     except Exception as e:  # the learner's code may raise anything
-        first_line = next(iter(str(e).strip().splitlines()), "")
+        first_line = next(iter(str(e).strip().splitlines()), "").rstrip(".")
         raise Mismatch(
-            f"your {function_name} raised {type(e).__name__}: {first_line}"
+            f"your {function_name} raised {type(e).__name__}: {first_line}."
             + (f" Hint: {hint}" if hint else "")
         ) from None
     for name, original in arguments.items():
