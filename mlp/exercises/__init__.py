@@ -10,6 +10,8 @@ that a notebook (or a test) can assert on it.
 One module per part of the course; ``checking`` holds what they share.
 """
 
+from mlp.exercises.adam import check_adam_step
+from mlp.exercises.analysis import check_confusion_matrix, check_saliency
 from mlp.exercises.checking import ExerciseResult
 from mlp.exercises.layers import (
     check_dense_backward,
@@ -17,7 +19,8 @@ from mlp.exercises.layers import (
     check_relu_backward,
     check_softmax,
 )
-from mlp.exercises.training import check_adam_step, check_confusion_matrix, check_saliency, check_sgd_momentum
+from mlp.exercises.loop import check_train_step
+from mlp.exercises.momentum import check_sgd_momentum
 
 __all__ = [
     "ExerciseResult",
@@ -29,4 +32,5 @@ __all__ = [
     "check_saliency",
     "check_sgd_momentum",
     "check_softmax",
+    "check_train_step",
 ]
