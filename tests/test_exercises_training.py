@@ -1,4 +1,4 @@
-"""The exercise checkers of notebooks 05–07 accept right answers and diagnose typical wrong ones.
+"""The checkers of notebooks 05–07 (momentum, Adam, confusion matrix, saliency) diagnose typical mistakes.
 
 Each wrong answer below is a mistake learners really make; each test asserts
 both the verdict and the words of the diagnosis that point at the fix. The
@@ -15,16 +15,15 @@ import numpy as np
 import pytest
 
 from mlp import MLP
-from mlp.exercises import ExerciseResult
-from mlp.exercises.training import (
-    adam_reference,
+from mlp.exercises import (
+    ExerciseResult,
     check_adam_step,
     check_confusion_matrix,
     check_saliency,
     check_sgd_momentum,
-    confusion_counts,
-    saliency_reference,
 )
+from mlp.exercises.adam import adam_reference
+from mlp.exercises.analysis import confusion_counts, saliency_reference
 from mlp.nn.gradcheck import numerical_gradient, relative_error
 
 # --- correct answers ---------------------------------------------------------------------------------
@@ -90,6 +89,10 @@ def saliency_in_float32(model, image, cls):
 # --- typical mistakes, each with words the diagnosis must contain ------------------------------------
 
 
+def _not_written_yet(*args):
+    raise NotImplementedError
+
+
 def _momentum_in_place(w, grad, velocity, lr, mu):
     velocity *= mu
     velocity += grad
@@ -129,14 +132,11 @@ WRONG_MOMENTUM = {
     "mutating w": (_momentum_moving_w_in_place, ["changed its argument `w` in place"]),
     "returning only w": (lambda w, g, v, lr, mu: w - lr * (mu * v + g), ["(new_w, new_velocity)"]),
     "returning None": (lambda w, g, v, lr, mu: None, ["returned None"]),
+    "not written yet": (_not_written_yet, ["not written yet", "First hint: Two lines"]),
     "wrong shape": (lambda w, g, v, lr, mu: (np.sum(w - lr * g), mu * v + g), ["new_w", "shape"]),
     "NaN": (lambda w, g, v, lr, mu: (w - lr * (mu * v + g) / 0, mu * v + g), ["NaN"]),
     "raising": (_momentum_raising, ["raised ValueError"]),
 }
-
-
-def _not_written_yet(*args):
-    raise NotImplementedError
 
 
 def _adam(**mistake):
@@ -218,7 +218,10 @@ WRONG_ADAM = {
     "stepping with the old averages": (_adam_old_state_for_the_step, ["wrong order"]),
     "returning two of three": (lambda w, g, m, v, t, *rest: (w, m), ["(new_w, new_m, new_v)", "2 items"]),
     "returning None": (lambda *args: None, ["returned None"]),
-    "not written yet": (_not_written_yet, ["not written yet", "in adam_step"]),
+    "not written yet": (
+        _not_written_yet,
+        ["not written yet", "in adam_step", "First hint: Follow the paper"],
+    ),
 }
 
 
@@ -258,6 +261,7 @@ WRONG_CONFUSION = {
     "sorting y_true in place": (_confusion_sorting_in_place, ["changed its argument `y_true` in place"]),
     "returning None": (lambda *args: None, ["got None"]),
     "raising": (lambda y_true, y_pred, n: np.zeros(n)[y_true, y_pred], ["raised IndexError"]),
+    "not written yet": (_not_written_yet, ["not written yet", "First hint: Start from a zero"]),
 }
 
 
@@ -316,6 +320,7 @@ WRONG_SALIENCY = {
     "changing the weights": (_saliency_changing_weights, ["changed the model's weights"]),
     "mutating the image": (_saliency_mutating_the_image, ["changed its argument `image` in place"]),
     "returning None": (lambda *args: None, ["got None"]),
+    "not written yet": (_not_written_yet, ["not written yet", "First hint: Backward takes any dL/dlogits"]),
 }
 
 CHECKERS = {

@@ -10,15 +10,18 @@ that a notebook (or a test) can assert on it.
 One module per part of the course; ``checking`` holds what they share.
 """
 
+from mlp.exercises.adam import check_adam_step
+from mlp.exercises.analysis import check_confusion_matrix, check_saliency
 from mlp.exercises.backprop import check_network_backward
 from mlp.exercises.checking import ExerciseResult
 from mlp.exercises.gradients import check_numerical_gradient
 from mlp.exercises.layers import check_dense_backward, check_elu_backward
+from mlp.exercises.loop import check_train_step
 from mlp.exercises.mnist import check_image_to_vector
+from mlp.exercises.momentum import check_sgd_momentum
 from mlp.exercises.pad import check_centre_by_mass
 from mlp.exercises.softmax import check_softmax
 from mlp.exercises.teach import check_replay_batch
-from mlp.exercises.training import check_adam_step, check_confusion_matrix, check_saliency, check_sgd_momentum
 
 __all__ = [
     "ExerciseResult",
@@ -34,4 +37,5 @@ __all__ = [
     "check_saliency",
     "check_sgd_momentum",
     "check_softmax",
+    "check_train_step",
 ]
