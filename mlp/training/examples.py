@@ -1,0 +1,168 @@
+"""Examples files: the drawings a learner taught the pad, with their labels, as one small ``.npz``.
+
+The pad lets a learner download the examples they corrected and load them
+back later, or in another kernel. Like model files (``mlp.training.model_io``)
+these hold only arrays, read with ``allow_pickle=False``, and a file is
+validated before anything in it is used, because it may come from anywhere:
+an upload is a stranger's bytes. Its size, its entries, each array's declared
+shape and dtype (read from the ``.npy`` headers *before* any array is
+allocated, so a small file cannot claim gigabytes), and its values: images
+``(N, 28, 28)`` float32 in [0, 1], labels ``(N,)`` integers 0-9.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "mlp-examples"
+FORMAT_VERSION = 1
+SIDE = 28
+MAX_EXAMPLES = 500  # far more than anyone corrects by hand; 1.6 MB of float32
+# An examples file compresses to much less than its arrays (black background): refuse larger files unread.
+MAX_FILE_BYTES = 4_000_000
+ENTRIES = {
+    "format": ((), "<U"),
+    "format_version": ((), "<i8"),
+    "images": ((None, SIDE, SIDE), "<f4"),
+    "labels": ((None,), "<i8"),
+}
+
+READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+Source = str | os.PathLike[str] | bytes
+
+
+class ExamplesFileError(ValueError):
+    """An examples file that cannot be used, with the reason."""
+
+
+def save_examples(path: str | os.PathLike[str], x: np.ndarray, y: np.ndarray) -> Path:
+    """Write examples ``x (N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], labels ``y (N,)`` 0-9, to ``path``.
+
+    Validated as ``load_examples`` will validate them, so a file this writes
+    always loads. Written beside ``path`` and renamed into place, so an
+    interrupted save never leaves half a file where a good one was.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"examples files end in .npz, got {path.name!r}")
+    images, labels = validate_examples(x, y, f"examples for {path.name}")
+    arrays = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "images": images,
+        "labels": labels,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_examples(source: Source, *, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read an examples file: ``x (N, 28, 28)`` float32 in [0, 1] and ``y (N,)`` int64.
+
+    ``source`` is a path, or the bytes of an upload (then ``name``, e.g. the
+    uploaded file's name, is what error messages call it). Raises
+    ``FileNotFoundError`` for a missing path and ``ExamplesFileError``,
+    naming the file, for anything that is not a valid examples file.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data, label = bytes(source), name or "the uploaded file"
+    else:
+        path = Path(source)
+        label = name or str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no examples file at {path}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ExamplesFileError(_too_large(label, path.stat().st_size))
+        data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise ExamplesFileError(_too_large(label, len(data)))
+
+    def fail(reason: str) -> ExamplesFileError:
+        return ExamplesFileError(f"{label} is not a usable examples file: {reason}")
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_entries(archive, fail)
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in ENTRIES}
+    except ExamplesFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+        raise fail(f"cannot read it as .npz ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
+    if str(arrays["format"]) != FORMAT or int(arrays["format_version"]) != FORMAT_VERSION:
+        raise fail(
+            f"format {arrays['format']} v{arrays['format_version']}, expected {FORMAT} v{FORMAT_VERSION}"
+        )
+    try:
+        return validate_examples(arrays["images"], arrays["labels"], label)
+    except (TypeError, ValueError) as e:
+        raise fail(str(e)) from e
+
+
+def validate_examples(x: np.ndarray, y: np.ndarray, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
+    """``(x as (N, 28, 28) float32, y as (N,) int64)``, new arrays, or a ``TypeError``/``ValueError``.
+
+    ``x`` may be ``(N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], finite;
+    ``y`` integers 0-9, one per image; 1 to ``MAX_EXAMPLES`` examples.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{what}: images must be floats in [0, 1], got dtype {x.dtype}")
+    if x.ndim == 2 and x.shape[1] == SIDE * SIDE:
+        x = x.reshape(len(x), SIDE, SIDE)
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        raise ValueError(f"{what}: images must have shape (N, {SIDE}, {SIDE}), got {x.shape}")
+    if not 1 <= len(x) <= MAX_EXAMPLES:
+        raise ValueError(f"{what}: need 1 to {MAX_EXAMPLES} examples, got {len(x)}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what}: images contain NaN or infinite values")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"{what}: pixels must lie in [0, 1], got values in [{x.min():g}, {x.max():g}]")
+    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{what}: labels must be integer digits 0-9, got dtype {y.dtype}")
+    if y.shape != (len(x),):
+        raise ValueError(f"{what}: {len(x)} images but labels of shape {y.shape}; give one label per image")
+    if y.min() < 0 or y.max() > 9:
+        raise ValueError(f"{what}: labels must be digits 0-9, got {y.min()}..{y.max()}")
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _check_entries(archive: zipfile.ZipFile, fail: Callable[[str], ExamplesFileError]) -> None:
+    """Each entry present once, with the shape and dtype its ``.npy`` header declares, before loading any."""
+    names = sorted(info.filename for info in archive.infolist())
+    if names != sorted(f"{key}.npy" for key in ENTRIES):
+        raise fail(f"it holds {names}, expected the entries {sorted(ENTRIES)}")
+    for key, (shape, dtype) in ENTRIES.items():
+        with archive.open(f"{key}.npy") as entry:
+            version = np.lib.format.read_magic(entry)
+            if version not in READERS:
+                raise fail(f"{key} is in .npy format version {version}, expected one of {sorted(READERS)}")
+            got_shape, fortran, got_dtype = READERS[version](entry)
+        if got_dtype.hasobject or not got_dtype.str.startswith(dtype) or fortran:
+            raise fail(f"{key} has dtype {got_dtype}, expected {dtype}")
+        if len(got_shape) != len(shape) or any(s is not None and g != s for g, s in zip(got_shape, shape)):
+            raise fail(
+                f"{key} has shape {got_shape}, expected {tuple('N' if s is None else s for s in shape)}"
+            )
+        if got_shape and not 1 <= got_shape[0] <= MAX_EXAMPLES:
+            raise fail(f"{key} holds {got_shape[0]} examples, the limit is 1 to {MAX_EXAMPLES}")
+
+
+def _too_large(label: str, size: int) -> str:
+    return (
+        f"{label} is {size / 1e6:.1f} MB; an examples file of up to {MAX_EXAMPLES} drawings is less than "
+        f"{MAX_FILE_BYTES / 1e6:.0f} MB, so this is not one"
+    )
