@@ -38,6 +38,7 @@ from ipycanvas import Canvas, hold_canvas
 __all__ = [
     "PadCanvas",
     "canvas_event",
+    "click",
     "file_chosen",
     "guard",
     "receive",
@@ -276,6 +277,11 @@ def file_chosen(name: str, data: bytes, mime: str = "image/png") -> tuple[dict, 
     entry = {"name": name, "type": mime, "size": len(data), "last_modified": 0, "content": None}
     state = {"value": [entry]}
     return {"method": "update", "state": state, "buffer_paths": [["value", 0, "content"]]}, [data]
+
+
+def click(button: widgets.Button) -> None:
+    """What a page sends when ``button`` is clicked."""
+    receive(button, {"method": "custom", "content": {"event": "click"}})
 
 
 def canvas_event(canvas: Canvas, **content: Any) -> None:

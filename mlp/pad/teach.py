@@ -185,6 +185,13 @@ class TeachPanel(widgets.VBox):
             worker.join()
         return worker is not None
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the teaching in progress (if any) is done; ``False`` if ``timeout`` came first."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return worker is None or not worker.is_alive()
+
     @callback
     def _start(self) -> threading.Thread | None:
         if self._worker is not None:
