@@ -17,10 +17,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mlp
-from mlp.pad import frontend
+from mlp.pad import canvas, frontend
+from mlp.pad.layout import STYLE
 from mlp.pad.preprocess import preprocess_digit
 from mlp.pad.rasterize import StrokeRaster
-from mlp.pad.style import STYLE
 from mlp.pad.view import PREVIEW_CELL
 from mlp.pad.widget import MAX_UPLOAD_BYTES, PIXEL_RATIO, SIZE, UNSURE_BELOW, DigitPad
 
@@ -56,7 +56,7 @@ def pad(model) -> DigitPad:
 
 
 def fire(pad: DigitPad, event: str, **content) -> None:
-    frontend.canvas_event(pad.canvas, event=event, **content)
+    canvas.canvas_event(pad.canvas, event=event, **content)
 
 
 def mouse_stroke(pad: DigitPad, points: Points, end: str = "mouse_up") -> None:
@@ -305,7 +305,7 @@ def test_draw_method_uses_the_pointer_handlers(pad, model):
 
 
 def test_canvas_is_painted_when_a_page_connects_not_before(model):
-    with frontend.recorded_commands() as sent:
+    with canvas.recorded_commands() as sent:
         pad = DigitPad(model=model)
         assert sent == [], "drawing before a browser is connected would be lost"
         pad.draw([ONE, line((200, 300), (360, 300))])

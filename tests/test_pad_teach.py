@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import mlp
-from mlp.pad import frontend, teach
+from mlp.pad import canvas, frontend, teach
 from mlp.pad.styles import strokes
 from mlp.pad.widget import DigitPad
 from mlp.training.examples import load_examples, save_examples
@@ -40,10 +40,10 @@ def pad(model) -> DigitPad:
 def draw(pad: DigitPad, drawing: list[list[tuple[float, float]]]) -> None:
     """The strokes as mouse events, through the canvas's message handler."""
     for stroke in drawing:
-        frontend.canvas_event(pad.canvas, event="mouse_down", x=stroke[0][0], y=stroke[0][1])
+        canvas.canvas_event(pad.canvas, event="mouse_down", x=stroke[0][0], y=stroke[0][1])
         for x, y in stroke[1:]:
-            frontend.canvas_event(pad.canvas, event="mouse_move", x=x, y=y)
-        frontend.canvas_event(pad.canvas, event="mouse_up", x=stroke[-1][0], y=stroke[-1][1])
+            canvas.canvas_event(pad.canvas, event="mouse_move", x=x, y=y)
+        canvas.canvas_event(pad.canvas, event="mouse_up", x=stroke[-1][0], y=stroke[-1][1])
 
 
 def redraw(pad: DigitPad, drawing) -> None:

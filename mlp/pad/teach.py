@@ -28,6 +28,7 @@ import numpy as np
 from mlp.nn.network import Sequential
 from mlp.pad import frontend
 from mlp.pad.callbacks import callback
+from mlp.pad.layout import box, button, upload_button
 from mlp.pad.view import change_text, display_name, examples_html, link_html
 from mlp.training.examples import MAX_EXAMPLES, ExamplesFileError, load_examples, save_examples
 from mlp.training.fine_tune import fine_tune
@@ -68,51 +69,34 @@ class TeachPanel(widgets.VBox):
         self._generation = 0  # Forget increments it: a teaching from before it is thrown away
         self._worker: threading.Thread | None = None
 
-        self.digit_buttons = [
-            _button(
-                str(d),
-                f"It is a {d}: keep this drawing as an example of {d}",
-                lambda d=d: self.add_example(d),
-            )
-            for d in range(10)
-        ]
+        tip = "It is a {}: keep this drawing as an example of {}".format
+        self.digit_buttons = [button(str(d), tip(d, d), lambda d=d: self.add_example(d)) for d in range(10)]
         self.strip = widgets.HTML(examples_html([], []))
-        self.teach_button = _button(
+        self.teach_button = button(
             "Teach", "Fine-tune the network on your examples", self.learn, "graduation-cap"
         )
-        self.forget_button = _button(
-            "Forget",
-            "Back to the network the pad started with, without your examples",
-            self.forget,
-            "history",
-        )
+        tip = "Back to the network the pad started with, without your examples"
+        self.forget_button = button("Forget", tip, self.forget, "history")
         self.progress = widgets.FloatProgress(min=0, max=1, layout=widgets.Layout(display="none"))
         self.progress.add_class("dp-progress")
         self.said = widgets.HTML()
-        self.save_examples_button = _button(
-            "Examples", "Save your examples as a file", self.offer_examples, "download"
+        tip = "Save your examples as a file"
+        self.save_examples_button = button("Examples", tip, self.offer_examples, "download")
+        tip = "Save the network as a model file"
+        self.save_model_button = button("Model", tip, self.offer_model, "download")
+        self.load = upload_button(
+            "Load examples", "Load examples saved before (.npz)", ".npz", "dp-examples-upload"
         )
-        self.save_model_button = _button(
-            "Model", "Save the network as a model file", self.offer_model, "download"
-        )
-        self.load = widgets.FileUpload(
-            accept=".npz",
-            description="Load examples",
-            tooltip="Load examples saved before (.npz)",  # also its accessible name
-            layout=widgets.Layout(width="auto", flex="1 1 auto"),
-        )
-        self.load.add_class("dp-upload")
-        self.load.add_class("dp-examples-upload")
         self.load.observe(self._on_load, "value")
         self.links = widgets.HTML()
         self.children = [
             widgets.HTML('<div class="dp-ask">Wrong? Tap what it really is:</div>'),
-            _row(self.digit_buttons, "dp-digits"),
+            box(widgets.HBox, self.digit_buttons, "dp-digits"),
             self.strip,
-            _row([self.teach_button, self.forget_button], "dp-teach-buttons"),
+            box(widgets.HBox, [self.teach_button, self.forget_button], "dp-teach-buttons"),
             self.progress,
             self.said,
-            _row([self.save_examples_button, self.save_model_button, self.load], "dp-files"),
+            box(widgets.HBox, [self.save_examples_button, self.save_model_button, self.load], "dp-files"),
             self.links,
         ]
 
@@ -294,8 +278,8 @@ class TeachPanel(widgets.VBox):
     def input_changed(self) -> None:
         """The pad read a new input: the digit buttons work only when there is one to label."""
         disabled = self._pad.network_input is None
-        for button in self.digit_buttons:
-            button.disabled = disabled
+        for digit_button in self.digit_buttons:
+            digit_button.disabled = disabled
 
     def _examples_changed(self) -> None:
         self.strip.value = examples_html(self._images, self._labels)
@@ -312,17 +296,3 @@ def _file_bytes(filename: str, write: Any, *args: Any) -> bytes:
         path = Path(directory) / filename
         write(path, *args)
         return path.read_bytes()
-
-
-def _button(description: str, tooltip: str, action: Any, icon: str = "") -> widgets.Button:
-    button = widgets.Button(
-        description=description, tooltip=tooltip, icon=icon, layout=widgets.Layout(width="auto")
-    )
-    button.on_click(lambda _: action())
-    return button
-
-
-def _row(children: list[widgets.Widget], css_class: str) -> widgets.HBox:
-    row = widgets.HBox(children)
-    row.add_class(css_class)
-    return row

@@ -6,7 +6,7 @@ lives in Python: every pointer event adds a point to a stroke, which
 pixels back from the browser would cost a slow and unreliable PNG round trip;
 this way a prediction is a sub-millisecond computation, and everything can be
 tested without a browser by sending the same messages a browser would
-(``mlp.pad.frontend`` checks each one before the pad sees it).
+(``mlp.pad.canvas`` and ``mlp.pad.frontend`` check each one first).
 
 While the pointer moves, the network reads the drawing at most once every
 ``min_interval`` seconds, whatever it is at that moment: events are handled in
@@ -33,9 +33,10 @@ import numpy as np
 from mlp.nn.network import Sequential
 from mlp.pad import frontend
 from mlp.pad.callbacks import callback
+from mlp.pad.canvas import PadCanvas
+from mlp.pad.layout import STYLE, box, button, upload_button
 from mlp.pad.preprocess import MAX_FILE_BYTES, EmptyDrawingError, ImageFileError, preprocess_digit, read_image
 from mlp.pad.rasterize import StrokeRaster
-from mlp.pad.style import STYLE
 from mlp.pad.teach import TeachPanel
 from mlp.pad.view import UNSURE_BELOW, bars_html, display_name, png, preview_png, result_html
 from mlp.training.model_io import load_model
@@ -91,30 +92,25 @@ class DigitPad(widgets.VBox):
         self._last_update = -np.inf
         self._lock = threading.RLock()
 
-        self.canvas = frontend.PadCanvas(SIZE * PIXEL_RATIO)
+        self.canvas = PadCanvas(SIZE * PIXEL_RATIO)
         self.canvas.add_class("dp-canvas")
         self.result, self.bars, self.status = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.preview = widgets.Image(format="png")
         self.preview.add_class("dp-preview")
-        self.clear_button = _button("Clear", "eraser", "Start again")
-        self.undo_button = _button("Undo", "undo", "Remove the last stroke")
+        self.clear_button = button("Clear", "Start again", self.clear, "eraser")
+        self.undo_button = button("Undo", "Remove the last stroke", self.undo, "undo")
         mb = MAX_UPLOAD_BYTES // 1_000_000
-        self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,.png,.jpg,.jpeg",
-            description="Upload image",
-            tooltip=f"Upload an image of a digit (PNG or JPEG, up to {mb} MB)",  # also its accessible name
-            layout=widgets.Layout(width="auto", flex="1 1 auto"),
+        tip, accept = (
+            f"Upload an image of a digit (PNG or JPEG, up to {mb} MB)",
+            "image/png,image/jpeg,.png,.jpg,.jpeg",
         )
-        self.upload.add_class("dp-upload")
-        self.upload.add_class("dp-image-upload")
+        self.upload = upload_button("Upload image", tip, accept, "dp-image-upload")
         # Said under the button, not only in its tooltip: touch screens show no tooltips.
         self.upload_hint = widgets.HTML(f'<div class="dp-hint">PNG or JPEG, up to {mb} MB</div>')
         self.teach = TeachPanel(self)
 
         self.canvas.on_ready(self._repaint)  # before a browser connects, paint would be lost
         self.canvas.on_pointer(self._on_pointer)
-        self.clear_button.on_click(lambda _: self.clear())
-        self.undo_button.on_click(lambda _: self.undo())
         self.upload.observe(self._on_upload, "value")
 
         self.children = self._layout()
@@ -125,15 +121,15 @@ class DigitPad(widgets.VBox):
 
     def _layout(self) -> list[widgets.Widget]:
         """Three columns (stacked on a phone): the pad and its buttons, the answer and teaching, the input."""
-        buttons = _box(widgets.HBox, [self.clear_button, self.undo_button, self.upload], "dp-buttons")
-        pad = _box(widgets.VBox, [self.canvas, buttons, self.upload_hint, self.status], "dp-pad")
-        answer = _box(widgets.VBox, [self.result, self.bars, self.teach], "dp-answer")
+        buttons = box(widgets.HBox, [self.clear_button, self.undo_button, self.upload], "dp-buttons")
+        pad = box(widgets.VBox, [self.canvas, buttons, self.upload_hint, self.status], "dp-pad")
+        answer = box(widgets.VBox, [self.result, self.bars, self.teach], "dp-answer")
         title = widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>')
         note = widgets.HTML(
             '<div class="dp-note">Each square is one of its 784 inputs:<br>black is 0, white is 1.</div>'
         )
-        seen = _box(widgets.VBox, [title, self.preview, note], "dp-seen")
-        return [widgets.HTML(STYLE), _box(widgets.HBox, [pad, answer, seen], "dp-root")]
+        seen = box(widgets.VBox, [title, self.preview, note], "dp-seen")
+        return [widgets.HTML(STYLE), box(widgets.HBox, [pad, answer, seen], "dp-root")]
 
     # --- what a pointer does -------------------------------------------------------------------
 
@@ -307,19 +303,3 @@ class DigitPad(widgets.VBox):
     def _say(self, message: str, *, error: bool = False) -> None:
         css = "dp-error" if error else "dp-info"
         self.status.value = f'<div class="{css}">{html.escape(message)}</div>' if message else ""
-
-
-def _button(description: str, icon: str, tooltip: str) -> widgets.Button:
-    return widgets.Button(
-        description=description,
-        icon=icon,
-        tooltip=tooltip,
-        layout=widgets.Layout(width="auto", flex="1 1 auto"),
-    )
-
-
-def _box(kind: type[widgets.Box], children: list[widgets.Widget], css_class: str) -> widgets.Box:
-    """A box whose size and placement the pad's style sheet sets, by class, for desktop and phone alike."""
-    box = kind(children)
-    box.add_class(css_class)
-    return box

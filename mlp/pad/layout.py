@@ -1,10 +1,11 @@
-"""The pad's style sheet, for a desktop and a phone, and the one small script it needs.
+"""Where the pad's widgets go, on a desktop and on a phone: boxes by class, the style sheet, one script.
 
 The widgets are laid out by class (``dp-pad``, ``dp-answer``...) rather than by
 ``Layout`` sizes, so that one rule can change them on a narrow screen: on a
 desktop the pad, the answer and the network's input sit side by side; below
 600 CSS pixels they stack, the pad fills the width, and the answer is compact
-enough to stay in view right under it while a finger draws.
+enough to stay in view right under it while a finger draws. ``box`` and
+``button`` make the widgets those rules apply to.
 
 The script does what no widget can:
 
@@ -23,6 +24,10 @@ the same; only the wheel stops at the pad and the names are terser.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
 
 CSS = """
 .dp-root { font-family: system-ui, sans-serif; color: #222; gap: 24px; align-items: flex-start; }
@@ -107,3 +112,35 @@ if (!window.mlpDigitPad) {
 """
 
 STYLE = f'<style>{CSS}</style><img hidden alt="" src="" onerror="{html.escape(" ".join(SCRIPT.split()))}">'
+
+
+def box(kind: type[widgets.Box], children: list[widgets.Widget], css_class: str) -> widgets.Box:
+    """A box whose size and placement the style sheet sets, by class."""
+    made = kind(children)
+    made.add_class(css_class)
+    return made
+
+
+def upload_button(description: str, tooltip: str, accept: str, css_class: str) -> widgets.FileUpload:
+    """A ``FileUpload`` showing ``description``, with ``tooltip`` as its accessible name (see ``SCRIPT``)."""
+    made = widgets.FileUpload(
+        accept=accept,
+        description=description,
+        tooltip=tooltip,
+        layout=widgets.Layout(width="auto", flex="1 1 auto"),
+    )
+    made.add_class("dp-upload")
+    made.add_class(css_class)  # its label, drawn by the style sheet without the file count
+    return made
+
+
+def button(description: str, tooltip: str, action: Callable[[], Any], icon: str = "") -> widgets.Button:
+    """A button that calls ``action()``; it takes the room its row gives it."""
+    made = widgets.Button(
+        description=description,
+        tooltip=tooltip,
+        icon=icon,
+        layout=widgets.Layout(width="auto", flex="1 1 auto"),
+    )
+    made.on_click(lambda _: action())
+    return made
