@@ -52,9 +52,11 @@ def redraw(pad: DigitPad, drawing) -> None:
 
 
 def said(pad: DigitPad) -> tuple[str, str]:
-    """(data-state, text) of the teaching panel's message line."""
+    """(data-state, text) of the teaching panel's message: what teaching did, then what changed."""
     match = re.search(r'data-state="(\w+)">(.*)</div>', pad.teach.said.value)
-    return (match.group(1), match.group(2)) if match else ("", "")
+    if match is None:
+        return "", ""
+    return match.group(1), " ".join(re.sub(r"<[^>]+>", " ", match.group(2)).split())
 
 
 def slashed_zeros(n: int, seed: int) -> list:

@@ -50,16 +50,17 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
 .dp-title { font-size: 14px; color: #555; margin-bottom: 6px; }
 .dp-note { font-size: 13px; color: #777; margin-top: 6px; line-height: 1.4; }
 .dp-preview img, img.dp-preview { image-rendering: pixelated; border-radius: 4px; }
-.dp-error, .dp-info, .dp-said { overflow-wrap: anywhere; max-width: 100%; }
+.dp-error, .dp-info, .dp-said { overflow-wrap: anywhere; max-width: 100%; line-height: 1.35; }
 .dp-error { color: #c62828; font-weight: 600; }
 .dp-info { color: #666; }
 .dp-root .jupyter-button { padding: 0 8px; }  /* three buttons fit under the pad, in JupyterLab too */
 /* FileUpload always appends its file count, "(0)", to the label: show our label instead. */
-.dp-upload.widget-upload { font-size: 0; }
-.dp-upload.widget-upload i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 4px; }
-.dp-upload.widget-upload::after { font-size: var(--jp-widgets-font-size, 13px); }
-.dp-image-upload.widget-upload::after { content: "Upload image"; }
-.dp-examples-upload.widget-upload::after { content: "Load examples"; }
+.dp-upload.widget-upload, .dp-load.widget-upload { font-size: 0; }
+.dp-root { --dp-button-font: var(--jp-widgets-font-size, 13px); }
+.widget-upload.dp-upload i, .widget-upload.dp-load i { font-size: var(--dp-button-font); margin-right: 4px; }
+.widget-upload.dp-upload::after, .widget-upload.dp-load::after { font-size: var(--dp-button-font); }
+.dp-upload.widget-upload::after { content: "Upload image"; }
+.dp-load.widget-upload::after { content: "Load examples"; }
 .dp-hint { font-size: 12px; line-height: 16px; color: #777; text-align: right; padding-right: 2px; }
 /* Teaching: tell it what the drawing really was, then Teach. */
 .dp-teach { margin-top: 12px; gap: 4px; }
@@ -67,14 +68,16 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
 .dp-digits { gap: 3px; width: 100%; }
 .dp-root .dp-digits .jupyter-button { flex: 1 1 0; min-width: 0; padding: 0; margin: 0;
   font: 600 15px/32px ui-monospace, monospace; height: 32px; }
-.dp-examples { font-size: 13px; color: #555; }
+.dp-examples { font-size: 13px; line-height: 1.35; color: #555; }
 .dp-strip { display: flex; gap: 4px; overflow-x: auto; align-items: flex-end; padding: 2px 0; }
 .dp-example { margin: 0; text-align: center; font: 12px/14px ui-monospace, monospace; }
 .dp-example img { display: block; width: 28px; height: 28px; image-rendering: pixelated; border-radius: 3px; }
 .dp-more { font-size: 12px; color: #777; align-self: center; white-space: nowrap; }
 .dp-teach-buttons, .dp-files { gap: 3px; width: 100%; }
-.dp-said { font-size: 14px; min-height: 1.4em; }
+.dp-said { font-size: 14px; color: #555; }
 .dp-said[data-state="taught"] { color: #1b5e20; font-weight: 600; }
+.dp-said[data-state="error"] { color: #c62828; font-weight: 600; }
+.dp-change { font: 600 14px/1.4 ui-monospace, monospace; }
 .dp-download { display: inline-block; margin: 2px 8px 0 0; font-size: 13px; }
 .dp-progress { width: 100%; margin: 0; }
 @media (max-width: 600px) {
@@ -101,7 +104,7 @@ if (!window.mlpDigitPad) {
     }
   }, {capture: true, passive: true});
   const name = function () {
-    document.querySelectorAll('.dp-upload[title]').forEach(function (button) {
+    document.querySelectorAll('.dp-upload[title], .dp-load[title]').forEach(function (button) {
       if (button.getAttribute('aria-label') !== button.title) button.setAttribute('aria-label', button.title);
     });
   };
@@ -122,6 +125,7 @@ def box(kind: type[widgets.Box], children: list[widgets.Widget], css_class: str)
 
 
 def upload_button(description: str, tooltip: str, accept: str, css_class: str) -> widgets.FileUpload:
+    # ``css_class`` (dp-upload for images, dp-load for examples) draws its label without the file count.
     """A ``FileUpload`` showing ``description``, with ``tooltip`` as its accessible name (see ``SCRIPT``)."""
     made = widgets.FileUpload(
         accept=accept,
@@ -129,8 +133,7 @@ def upload_button(description: str, tooltip: str, accept: str, css_class: str) -
         tooltip=tooltip,
         layout=widgets.Layout(width="auto", flex="1 1 auto"),
     )
-    made.add_class("dp-upload")
-    made.add_class(css_class)  # its label, drawn by the style sheet without the file count
+    made.add_class(css_class)
     return made
 
 

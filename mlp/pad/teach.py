@@ -84,9 +84,7 @@ class TeachPanel(widgets.VBox):
         self.save_examples_button = button("Examples", tip, self.offer_examples, "download")
         tip = "Save the network as a model file"
         self.save_model_button = button("Model", tip, self.offer_model, "download")
-        self.load = upload_button(
-            "Load examples", "Load examples saved before (.npz)", ".npz", "dp-examples-upload"
-        )
+        self.load = upload_button("Load examples", "Load examples saved before (.npz)", ".npz", "dp-load")
         self.load.observe(self._on_load, "value")
         self.links = widgets.HTML()
         self.children = [
@@ -236,10 +234,10 @@ class TeachPanel(widgets.VBox):
         self._pad.model = taught
         self._pad._update()  # the current drawing, read by the new network
         change = change_text(before, self._pad.probabilities)
-        self._say(
-            f"{message} {change}" if change else f"{message} Draw a digit to see what it learned.",
-            state="taught",
-        )
+        if change:
+            self._say(message, state="taught", detail=change)
+        else:
+            self._say(f"{message} Draw a digit to see what it learned.", state="taught")
         self.links.value = ""  # a model saved before is not this one
 
     @callback
@@ -285,9 +283,11 @@ class TeachPanel(widgets.VBox):
         self.strip.value = examples_html(self._images, self._labels)
         self.links.value = ""
 
-    def _say(self, message: str, *, error: bool = False, state: str | None = None) -> None:
-        state = "error" if error else state or "info"
-        self.said.value = f'<div class="dp-said dp-{state}" data-state="{state}">{html.escape(message)}</div>'
+    def _say(self, message: str, *, error: bool = False, state: str = "info", detail: str = "") -> None:
+        """Tell the learner what teaching did; ``data-state`` (info, teaching, taught, error) is for tests."""
+        state = "error" if error else state
+        more = f'<div class="dp-change">{html.escape(detail)}</div>' if detail else ""
+        self.said.value = f'<div class="dp-said" data-state="{state}">{html.escape(message)}{more}</div>'
 
 
 def _file_bytes(filename: str, write: Any, *args: Any) -> bytes:

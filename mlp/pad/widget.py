@@ -104,7 +104,7 @@ class DigitPad(widgets.VBox):
             f"Upload an image of a digit (PNG or JPEG, up to {mb} MB)",
             "image/png,image/jpeg,.png,.jpg,.jpeg",
         )
-        self.upload = upload_button("Upload image", tip, accept, "dp-image-upload")
+        self.upload = upload_button("Upload image", tip, accept, "dp-upload")
         # Said under the button, not only in its tooltip: touch screens show no tooltips.
         self.upload_hint = widgets.HTML(f'<div class="dp-hint">PNG or JPEG, up to {mb} MB</div>')
         self.teach = TeachPanel(self)
