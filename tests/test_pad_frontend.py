@@ -199,8 +199,8 @@ def test_rejections_are_logged_for_the_server_a_bounded_number_of_times(pad, cap
 
 def test_a_huge_stroke_stops_at_the_point_budget(pad):
     canvas.canvas_event(pad.canvas, event="mouse_down", x=100, y=100)
-    for i in range(3 * MAX_POINTS):  # a scribble: back and forth, 3 pixels a move
-        canvas.canvas_event(pad.canvas, event="mouse_move", x=100 + 3 * (i % 100), y=100 + i * 0.01)
+    for i in range(3 * MAX_POINTS):  # a scribble: back and forth, 5 pixels a move
+        canvas.canvas_event(pad.canvas, event="mouse_move", x=100 + 5 * (i % 60), y=100 + i * 0.01)
     canvas.canvas_event(pad.canvas, event="mouse_up", x=100, y=100)
     assert pad.raster.points == MAX_POINTS == len(pad.raster.strokes[0])
     assert "all the ink the pad holds" in pad.status.value
@@ -220,7 +220,7 @@ def test_long_segments_stop_at_the_ink_budget(pad):
     assert pad.raster.points < 60
 
 
-def test_moves_tinier_than_a_css_pixel_add_no_points(pad):
+def test_moves_shorter_than_the_step_add_no_points(pad):
     canvas.canvas_event(pad.canvas, event="mouse_down", x=100, y=100)
     for i in range(1000):
         canvas.canvas_event(pad.canvas, event="mouse_move", x=100 + (i % 2), y=100)

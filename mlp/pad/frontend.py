@@ -18,12 +18,12 @@ that machinery (``mlp.pad.canvas`` is the one for ipycanvas):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+from IPython import get_ipython  # a dependency of ipywidgets
 
 __all__ = ["click", "file_chosen", "guard", "receive", "rejected_messages", "uploaded_file"]
 
@@ -78,26 +78,21 @@ def _guarded(widget: widgets.Widget) -> Callable[[dict], None]:
         ):
             _reject(widget, f"a message with method {method!r}")
             return
-        with _tracebacks_logged(widget):
+        shell = get_ipython()
+        if shell is None:  # no kernel: ipywidgets logs the error itself
             widget._handle_msg(msg)
+            return
+        # While the message is handled, showtraceback() writes to the log instead of the page.
+        shell.showtraceback = log_instead
+        try:
+            widget._handle_msg(msg)
+        finally:
+            del shell.showtraceback  # the class's method again
+
+    def log_instead(*args: Any, **kwargs: Any) -> None:
+        _reject(widget, "a message it could not handle", exc_info=True)
 
     return handle
-
-
-@contextlib.contextmanager
-def _tracebacks_logged(widget: widgets.Widget) -> Iterator[None]:
-    """While a browser message is handled, ``showtraceback()`` writes to the log instead of the page."""
-    from IPython import get_ipython  # a dependency of ipywidgets
-
-    shell = get_ipython()
-    if shell is None:  # no kernel: ipywidgets logs the error itself
-        yield
-        return
-    shell.showtraceback = lambda *args, **kwargs: _reject(widget, "a message it could not handle", True)
-    try:
-        yield
-    finally:
-        del shell.showtraceback  # the class's method again
 
 
 def _reject(widget: widgets.Widget, what: str, exc_info: bool = False) -> None:

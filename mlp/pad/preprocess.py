@@ -47,10 +47,11 @@ MAX_SIDE = 1024
 # visitor's kernel decodes their upload, and a class shares one server. A JPEG
 # is decoded at a reduced size (1/2 to 1/8) and in grayscale, so even a
 # 40-megapixel photo stays far below; a PNG is decoded whole, at 4 bytes a
-# pixel in colour (Pillow pads RGB to 32 bits), so this admits a 4K screenshot,
-# 10 megapixels in colour or 40 in grayscale. A 165 KB, 40-megapixel RGBA PNG
-# used to cost 486 MB and over a second; now it is refused in milliseconds.
-MAX_DECODED_BYTES = 40_000_000
+# pixel in colour (Pillow pads RGB to 32 bits), so this admits 6 megapixels in
+# colour (a phone's screenshot is 3 to 4) or 24 in grayscale, and decoding
+# peaks at about twice this. A 165 KB, 40-megapixel RGBA PNG used to cost
+# 486 MB and over a second; now it is refused in milliseconds.
+MAX_DECODED_BYTES = 24_000_000
 # Image files larger than this are refused unread, by the pad and by ``python -m mlp predict``:
 # a photo of one digit needs far less.
 MAX_FILE_BYTES = 5_000_000

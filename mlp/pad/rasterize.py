@@ -26,11 +26,14 @@ import math
 import numpy as np
 
 Point = tuple[float, float]
-MIN_STEP = 2.0  # canvas pixels: one CSS pixel on the pad
-# A big zero drawn slowly is about 600 points and 1,200 canvas pixels of ink; a digit
-# of several strokes rarely twice that. A full drawing, 5 big zeros of points or 25 of ink,
-# repaints for Undo in well under 0.2 s (python -m mlp.bench.pad measures it).
-MAX_POINTS = 3000
+# Canvas pixels, two CSS pixels on the pad: under a brush 44 canvas pixels wide, a
+# polyline through points this far apart is the curve, to a twentieth of a pixel.
+MIN_STEP = 4.0
+# A big zero is about 300 points and 1,200 canvas pixels of ink, however slowly it is
+# drawn; a digit of several strokes rarely twice that. A full drawing, five big zeros
+# of points or 25 of ink, repaints for Undo in about a tenth of a second
+# (python -m mlp.bench.pad measures it).
+MAX_POINTS = 1500
 MAX_INK = 30_000  # canvas pixels of stroke length
 
 
