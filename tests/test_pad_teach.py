@@ -34,7 +34,8 @@ def model() -> mlp.Sequential:
 
 @pytest.fixture
 def pad(model) -> DigitPad:
-    return DigitPad(model=model, min_interval=0)
+    """As in the dashboard: a growing drawing is read at most every 40 ms, a finished one always."""
+    return DigitPad(model=model)
 
 
 def draw(pad: DigitPad, drawing: list[list[tuple[float, float]]]) -> None:

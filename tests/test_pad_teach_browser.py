@@ -8,6 +8,7 @@ then the new answer and what changed; Forget brings back the old answer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from mlp.bench.voila_server import VoilaServer
 from mlp.pad.styles import strokes
 from mlp.pad.widget import PIXEL_RATIO
+from mlp.training.model_io import DEFAULT_MODEL_PATH
 
 pytestmark = pytest.mark.browser
 
@@ -74,6 +76,7 @@ def test_desktop_layout_keeps_three_columns_and_teaching_in_view(page):
 
 
 def test_correct_it_teach_it_see_it_learn_then_forget(page):
+    shipped = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()
     rng = np.random.default_rng(1)
     for count in range(1, 5):
         draw_style(page, "slashed_zero", rng)
@@ -103,6 +106,7 @@ def test_correct_it_teach_it_see_it_learn_then_forget(page):
     expect(digit).to_have_text(before)
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "0")
     expect(said).to_contain_text("Forgotten")
+    assert hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest() == shipped, "the kernel never wrote it"
 
 
 def test_teaching_with_no_examples_says_what_to_do(page):
