@@ -19,6 +19,7 @@ that machinery (``mlp.pad.canvas`` is the one for ipycanvas):
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -28,6 +29,13 @@ from IPython import get_ipython  # a dependency of ipywidgets
 __all__ = ["click", "file_chosen", "guard", "receive", "rejected_messages", "uploaded_file"]
 
 log = logging.getLogger(__name__)
+# Not through sys.stderr: in a kernel that is forwarded to the page, traceback and all. The
+# process's own stderr is the server's log (a kernel inherits it from Jupyter or Voila), and
+# having a handler keeps Python's last-resort one, which writes to sys.stderr, out of it.
+if sys.__stderr__ is not None:
+    _server_log = logging.StreamHandler(sys.__stderr__)
+    _server_log.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
+    log.addHandler(_server_log)
 MAX_LOGGED = 20  # tracebacks of rejected messages written to the server's log; then only counted
 
 _rejected = 0
