@@ -209,6 +209,18 @@ def test_a_failing_teaching_says_so_and_the_pad_still_works(pad, model, monkeypa
     assert pad.prediction[0] == 1
 
 
+def test_a_server_without_mnist_says_so_without_its_paths(pad, model, monkeypatch):
+    def missing():
+        raise FileNotFoundError("/srv/secret/data/mnist/train-images-idx3-ubyte.gz is missing")
+
+    monkeypatch.setattr(teach, "replay_set", missing)
+    draw(pad, slashed_zeros(1, seed=13)[0])
+    pad.add_example(0)
+    assert pad.learn(wait=True)
+    assert said(pad) == ("error", "Teaching needs MNIST&#x27;s training images; this server has none.")
+    assert pad.model is model
+
+
 # --- bad input: a clear message, nothing lost ----------------------------------------------------
 
 

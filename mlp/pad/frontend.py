@@ -29,13 +29,14 @@ from IPython import get_ipython  # a dependency of ipywidgets
 __all__ = ["click", "file_chosen", "guard", "receive", "rejected_messages", "uploaded_file"]
 
 log = logging.getLogger(__name__)
-# Not through sys.stderr: in a kernel that is forwarded to the page, traceback and all. The
-# process's own stderr is the server's log (a kernel inherits it from Jupyter or Voila), and
-# having a handler keeps Python's last-resort one, which writes to sys.stderr, out of it.
+# The pad's log (every mlp.pad logger's records reach it) is for whoever runs the server, so it
+# is not written through sys.stderr: a kernel forwards that to the page, traceback and all. The
+# process's own stderr is the server's log (a kernel inherits it from Jupyter or Voila), and a
+# handler here keeps Python's last-resort one, which writes to sys.stderr, out of it.
 if sys.__stderr__ is not None:
     _server_log = logging.StreamHandler(sys.__stderr__)
     _server_log.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
-    log.addHandler(_server_log)
+    logging.getLogger("mlp.pad").addHandler(_server_log)
 MAX_LOGGED = 20  # tracebacks of rejected messages written to the server's log; then only counted
 
 _rejected = 0

@@ -15,8 +15,9 @@ taught network exists in this kernel only, until the learner saves it.
 
 from __future__ import annotations
 
+import contextlib
 import html
-import tempfile
+import logging
 import threading
 import time
 from pathlib import Path
@@ -26,13 +27,13 @@ import ipywidgets as widgets
 import numpy as np
 
 from mlp.nn.network import Sequential
-from mlp.pad import frontend
+from mlp.pad import files, frontend
 from mlp.pad.callbacks import callback
 from mlp.pad.layout import box, button, upload_button
 from mlp.pad.view import change_text, display_name, examples_html, link_html
-from mlp.training.examples import MAX_EXAMPLES, ExamplesFileError, load_examples, save_examples
+from mlp.training.data import DataFileError
+from mlp.training.examples import MAX_EXAMPLES, ExamplesFileError, load_examples
 from mlp.training.fine_tune import fine_tune
-from mlp.training.model_io import save_model
 from mlp.training.replay import mnist_replay
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["TeachPanel", "replay_set"]
 
 PROGRESS_STEP = 0.05  # the bar moves in steps of 5 %: at most 20 messages to the page per teaching
-EXAMPLES_FILE, MODEL_FILE = "my-digits.npz", "my-model.npz"
 
+log = logging.getLogger(__name__)
 _replay_lock = threading.Lock()
 
 
@@ -50,6 +51,12 @@ def replay_set() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's replay sample, read from disk once per kernel (the first caller waits, the others share it)."""
     with _replay_lock:
         return mnist_replay()
+
+
+def _read_replay_set_early() -> None:
+    """On a thread, when the first example comes: Teach will not wait. A failure waits for Teach to say it."""
+    with contextlib.suppress(Exception):
+        replay_set()
 
 
 class _Cancelled(Exception):
@@ -123,7 +130,7 @@ class TeachPanel(widgets.VBox):
             self._labels.append(label)
             self._say(f"Kept as a {label}. Draw more, or Teach.")
         if len(self._labels) == 1:  # teaching is near: read the replay set now, not when Teach is clicked
-            threading.Thread(target=replay_set, name="mlp-replay", daemon=True).start()
+            threading.Thread(target=_read_replay_set_early, name="mlp-replay", daemon=True).start()
         self._examples_changed()
         return True
 
@@ -211,6 +218,10 @@ class TeachPanel(widgets.VBox):
             taught = fine_tune(model, x, y, replay=replay_set(), progress=progress)
         except _Cancelled:
             return
+        except (FileNotFoundError, DataFileError) as e:  # their messages name server paths: not for the page
+            log.warning("teaching cannot read the MNIST replay set: %s", e)
+            self._finish(generation, None, "Teaching needs MNIST's training images; this server has none.")
+            return
         except Exception as e:
             self._finish(generation, None, f"Teaching failed ({type(e).__name__}: {e}).")
             return
@@ -261,15 +272,12 @@ class TeachPanel(widgets.VBox):
         if not self._labels:
             self._say("No examples to save yet.", error=True)
             return
-        self.links.value = link_html(_file_bytes(EXAMPLES_FILE, save_examples, *self.arrays()), EXAMPLES_FILE)
+        self.links.value = link_html(files.examples_bytes(*self.arrays()), files.EXAMPLES_FILE)
 
     @callback
     def offer_model(self) -> None:
         """A link to the current network as a model file (``mlp.load_model`` reads it)."""
-        model = self._pad.model
-        copy = model.astype(model.dtype)  # save_model stamps the model it saves: not the pad's
-        copy.metadata = dict(model.metadata)
-        self.links.value = link_html(_file_bytes(MODEL_FILE, lambda path: save_model(copy, path)), MODEL_FILE)
+        self.links.value = link_html(files.model_bytes(self._pad.model), files.MODEL_FILE)
 
     # --- for the pad ----------------------------------------------------------------------------
 
@@ -288,11 +296,3 @@ class TeachPanel(widgets.VBox):
         state = "error" if error else state
         more = f'<div class="dp-change">{html.escape(detail)}</div>' if detail else ""
         self.said.value = f'<div class="dp-said" data-state="{state}">{html.escape(message)}{more}</div>'
-
-
-def _file_bytes(filename: str, write: Any, *args: Any) -> bytes:
-    """What ``write(path, *args)`` writes, read back: the course's savers write paths, atomically."""
-    with tempfile.TemporaryDirectory(prefix="mlp-pad-") as directory:
-        path = Path(directory) / filename
-        write(path, *args)
-        return path.read_bytes()
