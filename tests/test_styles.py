@@ -53,8 +53,8 @@ def test_draw_many_labels_and_prefixes():
 
 def test_the_shipped_model_misreads_what_mnist_lacks_and_reads_the_plain_forms(model):
     for plain, unusual in (("zero", "slashed_zero"), ("one", "flag_one")):
-        assert model.accuracy(*draw_many(plain, 40, seed=7)) >= 0.95
-        assert model.accuracy(*draw_many(unusual, 40, seed=7)) <= 0.5
+        assert model.accuracy(*draw_many(plain, 25, seed=7)) >= 0.95
+        assert model.accuracy(*draw_many(unusual, 25, seed=7)) <= 0.5
     assert set(UNUSUAL) <= set(STYLES)
 
 

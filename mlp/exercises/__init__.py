@@ -17,15 +17,19 @@ from mlp.exercises.layers import (
     check_relu_backward,
     check_softmax,
 )
+from mlp.exercises.pad import check_centre_by_mass
+from mlp.exercises.teach import check_replay_batch
 from mlp.exercises.training import check_adam_step, check_confusion_matrix, check_saliency, check_sgd_momentum
 
 __all__ = [
     "ExerciseResult",
     "check_adam_step",
+    "check_centre_by_mass",
     "check_confusion_matrix",
     "check_dense_backward",
     "check_network_backward",
     "check_relu_backward",
+    "check_replay_batch",
     "check_saliency",
     "check_sgd_momentum",
     "check_softmax",

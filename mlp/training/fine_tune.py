@@ -5,8 +5,10 @@ handwriting is the same gradient descent that trained it, started from its
 trained weights instead of random ones, on the new examples. The danger is
 *catastrophic forgetting*. Gradient descent lowers the loss of what is in the
 batch and nothing else; a batch of nothing but slashed zeros pulls every
-weight towards "everything is a slashed zero", and in a few dozen steps the
-network misreads ordinary digits it used to get right. The remedy is to keep
+weight towards "everything round is a zero", and the longer it trains, the
+more ordinary digits it misreads (taught five slashed zeros alone, the shipped
+model falls from 99.1 % to 95.9 % MNIST test accuracy in 320 steps, most of
+it 8s read as 0). The remedy is to keep
 showing it what it knew: *replay* old examples in every batch, so that each
 step must serve the old task and the new one at once.
 
@@ -23,19 +25,24 @@ step must serve the old task and the new one at once.
   decaying linearly to 0: Adam's first steps move every weight by about the
   learning rate, whatever its gradient, so a large one would shake weights
   that the new examples have nothing to say about.
-* **Few steps** (``STEPS``): enough for the new examples to be read right,
-  not so many that the network memorises them pixel by pixel.
+* **Few steps** (``STEPS``): 40 teach a style (10 barely move the network);
+  more buy nothing on the new style and, even with replay, cost a few tenths
+  of a percent of MNIST accuracy. Forty steps of batches of 128 take about a
+  tenth of a second on one core.
 * **Augmentation of the new examples** (``mlp.random_affine``: small
   rotations, scalings, shifts), a different variant at each step: five
   drawings become hundreds, and the network learns the style rather than
   those five images. Replayed MNIST images are shown as they are.
-* **Dropout on**, as in the shipped recipe's training, with masks drawn from
-  ``seed``: it stops the few new examples from being learnt by a handful of
-  units.
+* **Dropout on**, as when the shipped model was trained (fine-tuning is more
+  of the same training), with masks drawn from ``seed``. Switching it off
+  changed the figures by less than their spread from one set of examples to
+  another, so we kept the network's training conditions.
 
 Everything random (which examples go in which batch, the augmentations, the
 dropout masks) derives from ``seed``, and the matrix products run on one BLAS
 thread, so the same model, examples and seed give the same weights, bit for bit.
+The model passed in is only read, never written, so a caller (the pad) may go
+on using it, in another thread, while its copy is being taught.
 """
 
 from __future__ import annotations
