@@ -156,10 +156,12 @@ class TeachPanel(widgets.VBox):
 
     @callback
     def _on_load(self, change: dict[str, Any]) -> None:
-        file = frontend.uploaded_file(change["new"])
-        if file is None:
+        if not change["new"]:
             return
         self.load.value = ()  # so that choosing the same file again is noticed
+        file = frontend.uploaded_file(change["new"])
+        if file is None:  # not what a browser sends
+            return
         name = display_name(file[0])
         try:
             self.load_examples(file[1], name=name)

@@ -170,11 +170,12 @@ class DigitPad(widgets.VBox):
 
     @callback
     def _on_upload(self, change: dict[str, Any]) -> None:
-        file = frontend.uploaded_file(change["new"])
-        if file is None:
+        if not change["new"]:
             return
         self.upload.value = ()  # forget it, so that choosing the same file again is noticed
-        self.show_image_file(*file)
+        file = frontend.uploaded_file(change["new"])
+        if file is not None:  # None: not what a browser sends
+            self.show_image_file(*file)
 
     # --- actions -------------------------------------------------------------------------------
 
