@@ -177,7 +177,7 @@ def test_every_widget_of_the_pad_is_guarded(model, tracebacks):
     finally:
         widgets.Widget.on_widget_constructed(None)
     assert len(created) > 40
-    for widget in created:  # layouts, styles, buttons, images, the canvas's picture...
+    for widget in [*created, *pad.canvas.parts]:  # layouts, styles, buttons, the canvas's picture...
         frontend.receive(widget, {"method": "update", "state": {"layout": 3, "value": [], "children": 9}})
         frontend.receive(widget, {"method": "custom", "content": {"event": "click", "x": math.nan}})
     assert tracebacks == []
