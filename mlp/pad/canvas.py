@@ -63,8 +63,11 @@ class PadCanvas(Canvas):
 
     @property
     def parts(self) -> tuple[widgets.Widget, ...]:
-        """The widgets the page talks to for this canvas (for ``guard``): it, its picture, and the
-        manager that ipycanvas sends every canvas's drawing commands through."""
+        """The widgets the page talks to for this canvas, for ``guard``.
+
+        The canvas, its picture, and the manager that ipycanvas sends every
+        canvas's drawing commands through.
+        """
         return self, self._picture, self._canvas_manager
 
     # --- painting (ipycanvas's public drawing API, batched) ---------------------------------
