@@ -1,26 +1,27 @@
-"""Tests for the DigitPad widget, driven through the canvas's own event dispatch, without a browser.
+"""Tests for the DigitPad widget, driven by the messages a browser sends, without a browser.
 
-Every event goes through ``Canvas._handle_frontend_event``, the method ipycanvas
-calls with the messages a browser sends, so these tests exercise the same
-path as a real pointer. What they check is what a visitor would see: the
+Every event is delivered by ``mlp.pad.frontend.receive`` as the kernel
+delivers a comm message from the page, so these tests exercise the same path
+as a real pointer (and the only module that knows ipycanvas's internals is
+``mlp.pad.frontend``). What they check is what a visitor would see: the
 label, the ten bars, the 28×28 preview and the status line.
 """
 
 from __future__ import annotations
 
-import datetime
 import io
 import re
 
-import ipycanvas.canvas
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 import mlp
+from mlp.pad import canvas, frontend
+from mlp.pad.layout import STYLE
 from mlp.pad.preprocess import preprocess_digit
 from mlp.pad.rasterize import StrokeRaster
-from mlp.pad.view import PREVIEW_CELL, STYLE
+from mlp.pad.view import PREVIEW_CELL
 from mlp.pad.widget import MAX_UPLOAD_BYTES, PIXEL_RATIO, SIZE, UNSURE_BELOW, DigitPad
 
 Points = list[tuple[float, float]]
@@ -55,7 +56,7 @@ def pad(model) -> DigitPad:
 
 
 def fire(pad: DigitPad, event: str, **content) -> None:
-    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
+    canvas.canvas_event(pad.canvas, event=event, **content)
 
 
 def mouse_stroke(pad: DigitPad, points: Points, end: str = "mouse_up") -> None:
@@ -100,16 +101,8 @@ def assert_shows_prompt(pad: DigitPad) -> None:
 
 
 def upload(pad: DigitPad, name: str, data: bytes) -> None:
-    """Do what the browser does when a file is chosen: set the FileUpload's value."""
-    pad.upload.value = (
-        {
-            "name": name,
-            "type": "image/png",
-            "size": len(data),
-            "content": memoryview(data),
-            "last_modified": datetime.datetime.now(datetime.UTC),
-        },
-    )
+    """Do what the browser does when a file is chosen: send the FileUpload its new value."""
+    frontend.receive(pad.upload, *frontend.file_chosen(name, data))
 
 
 def png_of_a_seven(size: tuple[int, int] = (300, 220)) -> bytes:
@@ -168,7 +161,7 @@ def test_raster_rejects_nonsense():
 def test_empty_pad_shows_a_prompt_not_a_prediction(pad):
     assert_shows_prompt(pad)
     assert pad.canvas.width == pad.canvas.height == SIZE * PIXEL_RATIO  # HiDPI: 2 canvas pixels per CSS pixel
-    assert pad.canvas.layout.width == f"{SIZE}px"
+    assert f"canvas.dp-canvas {{ width: {SIZE}px; height: {SIZE}px;" in STYLE  # on a desktop
 
 
 def test_mouse_strokes_are_read_as_digits(pad):
@@ -311,19 +304,16 @@ def test_draw_method_uses_the_pointer_handlers(pad, model):
 # --- canvas painting ----------------------------------------------------------------------------
 
 
-def test_canvas_is_painted_when_a_page_connects_not_before(model, monkeypatch):
-    sent = []
-    manager = ipycanvas.canvas._CANVAS_MANAGER
-    monkeypatch.setattr(manager, "send_command", lambda canvas, command, buffers=(): sent.append(command))
-    pad = DigitPad(model=model)
-    assert sent == [], "drawing before a browser is connected would be lost"
-    pad.draw([ONE, line((200, 300), (360, 300))])
-    sent.clear()
-    fire(pad, "client_ready")
-    codes, side = ipycanvas.canvas.COMMANDS, SIZE * PIXEL_RATIO
-    fill_style = ipycanvas.Canvas.ATTRS["fill_style"]
-    assert sent[:2] == [[codes["set"], [fill_style, "black"]], [codes["fillRect"], [0, 0, side, side], 0]]
-    assert [command[0] for command in sent].count(codes["strokeLines"]) == 2, "then both strokes, replayed"
+def test_canvas_is_painted_when_a_page_connects_not_before(model):
+    with canvas.recorded_commands() as sent:
+        pad = DigitPad(model=model)
+        assert sent == [], "drawing before a browser is connected would be lost"
+        pad.draw([ONE, line((200, 300), (360, 300))])
+        sent.clear()
+        fire(pad, "client_ready")
+    side = SIZE * PIXEL_RATIO
+    assert sent[:2] == [("set", ["fill_style", "black"]), ("fillRect", [0, 0, side, side])]
+    assert [name for name, _ in sent].count("strokeLines") == 2, "then both strokes, replayed"
 
 
 # --- uploads ------------------------------------------------------------------------------------

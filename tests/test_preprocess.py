@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw
 import mlp
 from mlp.pad.preprocess import (
     CENTRE,
+    MAX_DECODED_BYTES,
+    MAX_PIXELS,
     MAX_SIDE,
     EmptyDrawingError,
     ImageFileError,
@@ -244,13 +246,13 @@ def test_large_images_are_shrunk_before_preprocessing():
     assert max(gray.shape) == MAX_SIDE
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims to be width×height pixels: the header of a decompression bomb."""
+def png_header_only(width: int, height: int, colour_type: int = 0) -> bytes:
+    """A PNG that claims to be width×height pixels (grey, or RGBA with colour type 6): a bomb's header."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
@@ -268,9 +270,27 @@ def png_header_only(width: int, height: int) -> bytes:
         (encode(picture(), "GIF"), "not a readable PNG or JPEG"),
         (png_header_only(8000, 6000), "8000 × 6000 pixels, more than the limit of 40 megapixels"),
         (png_header_only(20_000, 20_000), "larger than the limit of 40 megapixels"),
+        (png_header_only(4000, 2600, colour_type=6), "4000 × 2600 pixels, more than can be read here"),
     ],
-    ids=["text", "empty", "truncated", "gif", "bomb", "pillow-bomb"],
+    ids=["text", "empty", "truncated", "gif", "bomb", "pillow-bomb", "colour-bomb"],
 )
 def test_unusable_files_raise_image_file_error(data, message):
     with pytest.raises(ImageFileError, match=message):
         read_image(data)
+
+
+def test_decoding_is_budgeted_by_the_bytes_it_allocates():
+    """A PNG is decoded whole: colour costs 4 bytes a pixel, grey 1; a JPEG is decoded reduced, in grey."""
+    colour_side = int((MAX_DECODED_BYTES / 4) ** 0.5)
+
+    def colour(side: int) -> bytes:
+        return encode(picture("RGBA", (side, side), ink=(0, 0, 0, 255), paper=(255, 255, 255, 255)), "PNG")
+
+    assert read_image(colour(colour_side)).shape == (MAX_SIDE, MAX_SIDE)
+    with pytest.raises(ImageFileError, match="more than can be read here"):
+        read_image(colour(colour_side + 40))
+    grey = Image.new("L", (colour_side + 40, colour_side + 40), 255)  # the same size in grey is fine
+    assert read_image(encode(grey, "PNG")).shape == (MAX_SIDE, MAX_SIDE)
+    width = 8000
+    photo = picture("RGB", (width, MAX_PIXELS // width - 1), ink=(0, 0, 0), paper=(255, 255, 255))
+    assert max(read_image(encode(photo, "JPEG")).shape) == MAX_SIDE

@@ -43,6 +43,15 @@ NOISE_FLOOR = 0.1
 # this side, which is still fifty times the 20 pixels the network will see.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 1024
+# What decoding may allocate, checked from the header before decoding: each
+# visitor's kernel decodes their upload, and a class shares one server. A JPEG
+# is decoded at a reduced size (1/2 to 1/8) and in grayscale, so even a
+# 40-megapixel photo stays far below; a PNG is decoded whole, at 4 bytes a
+# pixel in colour (Pillow pads RGB to 32 bits), so this admits 6 megapixels in
+# colour (a phone's screenshot is 3 to 4) or 24 in grayscale, and decoding
+# peaks at about twice this. A 165 KB, 40-megapixel RGBA PNG used to cost
+# 486 MB and over a second; now it is refused in milliseconds.
+MAX_DECODED_BYTES = 24_000_000
 # Image files larger than this are refused unread, by the pad and by ``python -m mlp predict``:
 # a photo of one digit needs far less.
 MAX_FILE_BYTES = 5_000_000
@@ -152,7 +161,8 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
 def read_image(data: bytes) -> np.ndarray:
     """Decode PNG or JPEG bytes into a ``uint8`` grayscale array, at most ``MAX_SIDE`` pixels a side.
 
-    Phone photos are turned upright (EXIF orientation). Transparent pixels
+    Decoding stays within ``MAX_DECODED_BYTES``, which is checked before a
+    pixel is decoded. Phone photos are turned upright (EXIF orientation). Transparent pixels
     get a shade chosen so the digit stays visible: a black digit on a
     transparent background becomes black on white, a white one white on black,
     and holes in an opaque picture take the shade of its paper. Raises
@@ -167,8 +177,9 @@ def read_image(data: bytes) -> np.ndarray:
                     f"more than the limit of {MAX_PIXELS // 1_000_000} megapixels"
                 )
             image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
+            _check_decoding_budget(image)
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # in place: the full-size pixels are freed
+            image = ImageOps.exif_transpose(image)  # on the small image; the box is square
             if image.mode.startswith("I"):  # a 16-bit grayscale PNG: converting it to RGBA would clip at 255
                 gray, alpha = (
                     np.asarray(image, dtype=np.float32) / 65535,
@@ -196,3 +207,16 @@ def read_image(data: bytes) -> np.ndarray:
         light_background = visible_is_light != (alpha.mean() < 0.5)
         gray = gray * alpha + float(light_background) * (1 - alpha)
     return np.round(gray * 255).astype(np.uint8)
+
+
+def _check_decoding_budget(image: Image.Image) -> None:
+    """Refuse, from its header, an image whose decoded pixels would take more than ``MAX_DECODED_BYTES``."""
+    width, height = image.size  # after ``draft``: the size that will be decoded
+    bytes_per_pixel = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(image.mode, 4)
+    if width * height * bytes_per_pixel > MAX_DECODED_BYTES:
+        colour = bytes_per_pixel == 4
+        limit = MAX_DECODED_BYTES / bytes_per_pixel / 1e6
+        raise ImageFileError(
+            f"the image is {width} × {height} pixels, more than can be read here "
+            f"({limit:.0f} megapixels {'in colour' if colour else 'at this depth'}; a smaller copy will do)"
+        )

@@ -7,15 +7,34 @@ ourselves: a round brush of radius ``r`` dragged from point to point covers
 every pixel closer than ``r`` to one of the segments. Painting each segment as
 it arrives costs a few tens of microseconds, so the image is always ready when
 the network wants to look at it.
+
+A drawing has a budget: of points (``max_points``) and of ink, the length
+of all its strokes (``max_ink``). Undo repaints every remaining stroke, which
+costs a few tens of microseconds per point plus the pixels each segment
+covers, and one visitor scribbling for minutes, or a script sending a
+million moves, must not block the kernel that serves them. Moves shorter
+than ``min_step`` add nothing visible under a brush tens of pixels wide, so
+they are dropped before they count: a digit drawn at any speed takes a few
+hundred points.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
 Point = tuple[float, float]
+# Canvas pixels, two CSS pixels on the pad: under a brush 44 canvas pixels wide, a
+# polyline through points this far apart is the curve, to a twentieth of a pixel.
+MIN_STEP = 4.0
+# A big zero is about 300 points and 1,200 canvas pixels of ink, however slowly it is
+# drawn; a digit of several strokes rarely twice that. A full drawing, five big zeros
+# of points or 25 of ink, repaints for Undo in about a tenth of a second
+# (python -m mlp.bench.pad measures it).
+MAX_POINTS = 1500
+MAX_INK = 30_000  # canvas pixels of stroke length
 
 
 class StrokeRaster:
@@ -27,13 +46,26 @@ class StrokeRaster:
     network sees 20 pixels of it anyway), which makes every step cheaper.
     """
 
-    def __init__(self, canvas_size: int, raster_size: int, brush_radius: float) -> None:
+    def __init__(
+        self,
+        canvas_size: int,
+        raster_size: int,
+        brush_radius: float,
+        *,
+        min_step: float = MIN_STEP,
+        max_points: int = MAX_POINTS,
+        max_ink: float = MAX_INK,
+    ) -> None:
         if not 0 < raster_size <= canvas_size:
             raise ValueError(f"raster_size must be in 1..{canvas_size}, got {raster_size}")
         if brush_radius <= 0:
             raise ValueError(f"brush_radius must be positive, got {brush_radius}")
+        if max_points < 1:
+            raise ValueError(f"max_points must be at least 1, got {max_points}")
         self.canvas_size, self.raster_size = int(canvas_size), int(raster_size)
-        self.brush_radius = float(brush_radius)
+        self.brush_radius, self.min_step = float(brush_radius), float(min_step)
+        self.max_points, self.max_ink = int(max_points), float(max_ink)
+        self.points, self.ink = 0, 0.0  # in all strokes; ink in canvas pixels
         self._to_raster = raster_size / canvas_size
         self.strokes: list[list[Point]] = []
         self.image = np.zeros((raster_size, raster_size), dtype=np.float32)
@@ -42,36 +74,55 @@ class StrokeRaster:
     def empty(self) -> bool:
         return not self.strokes
 
-    def start(self, x: float, y: float) -> None:
-        """Begin a stroke: a touch of the brush is already a dot."""
-        self.strokes.append([(float(x), float(y))])
-        self._paint(self.strokes[-1][0], self.strokes[-1][0])
+    @property
+    def full(self) -> bool:
+        """Whether the drawing has used its budget: nothing more is added until Undo or Clear.
+
+        The segment that crosses the ink budget is still drawn, so the budget
+        is exceeded by at most one segment, itself at most the canvas's diagonal.
+        """
+        return self.points >= self.max_points or self.ink >= self.max_ink
+
+    def start(self, x: float, y: float) -> bool:
+        """Begin a stroke, a dot already; ``False`` (and nothing drawn) if the drawing is full."""
+        point = _finite(x, y)
+        if self.full:
+            return False
+        self.strokes.append([point])
+        self.points += 1
+        self._paint(point, point)
+        return True
 
     def extend(self, x: float, y: float) -> Point | None:
         """Continue the current stroke to ``(x, y)``; return the previous point, or ``None`` if ignored.
 
-        A move shorter than a tenth of a pixel adds nothing visible, so it is
-        dropped instead of growing the stroke list.
+        Ignored: a move shorter than ``min_step``, and any move once the drawing is full.
         """
         if not self.strokes:
             raise RuntimeError("extend() before start(): there is no stroke to continue")
-        last = self.strokes[-1][-1]
-        if abs(x - last[0]) < 0.1 and abs(y - last[1]) < 0.1:
+        point, last = _finite(x, y), self.strokes[-1][-1]
+        length = math.hypot(point[0] - last[0], point[1] - last[1])
+        if self.full or length < self.min_step:
             return None
-        self.strokes[-1].append((float(x), float(y)))
-        self._paint(last, self.strokes[-1][-1])
+        self.strokes[-1].append(point)
+        self.points += 1
+        self.ink += length
+        self._paint(last, point)
         return last
 
     def undo(self) -> bool:
         """Remove the last stroke and repaint the rest; ``False`` if there was nothing to undo."""
         if not self.strokes:
             return False
-        self.strokes.pop()
+        stroke = self.strokes.pop()
+        self.points -= len(stroke)
+        self.ink -= _length(stroke)
         self._repaint()
         return True
 
     def clear(self) -> None:
         self.strokes.clear()
+        self.points, self.ink = 0, 0.0
         self.image = np.zeros_like(self.image)
 
     def _repaint(self) -> None:
@@ -109,3 +160,14 @@ class StrokeRaster:
         coverage = np.clip(np.float32(r + 0.5) - distance, 0, 1)
         window = self.image[top:bottom, left:right]
         np.maximum(window, coverage, out=window)
+
+
+def _finite(x: float, y: float) -> Point:
+    point = float(x), float(y)
+    if not (math.isfinite(point[0]) and math.isfinite(point[1])):
+        raise ValueError(f"stroke points must be finite, got ({x}, {y})")
+    return point
+
+
+def _length(stroke: list[Point]) -> float:
+    return sum(math.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in itertools.pairwise(stroke))

@@ -1,14 +1,20 @@
 """How the drawing pad shows an answer: HTML for the label and the bars, a PNG for the network's input.
 
 Kept apart from the widget's behaviour (``mlp.pad.widget``) so that each reads on
-its own: this module only turns numbers into something to look at. Each
-update is one string or one small PNG per widget, so the browser receives a
-few messages per prediction, not dozens.
+its own: this module only turns numbers into something to look at (the style
+sheet is ``mlp.pad.style``). Each update is one string or one small PNG per
+widget, so the browser receives a few messages per prediction, not dozens.
+Text from outside, a file's name, is made showable by ``display_name``, and
+escaped wherever it goes into HTML.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
+import unicodedata
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -18,33 +24,8 @@ from PIL import Image
 # (above it, 99.5 % are): tests/test_draw.py measures it again.
 UNSURE_BELOW = 0.8
 PREVIEW_CELL = 6  # screen pixels per input pixel in "what the network sees"
-
-STYLE = """<style>
-.dp-root { font-family: system-ui, sans-serif; color: #222; gap: 24px; align-items: flex-start; }
-.dp-root { flex-wrap: wrap; }  /* on a phone, the columns stack */
-.dp-canvas { border-radius: 10px; box-shadow: 0 1px 6px rgba(0,0,0,.35); cursor: crosshair; }
-.dp-result { width: 230px; text-align: center; }
-.dp-digit { font-size: 96px; font-weight: 700; line-height: 1.05; color: #1565c0; }
-.dp-unsure .dp-digit, .dp-empty .dp-digit { color: #9e9e9e; }
-.dp-caption { font-size: 16px; color: #555; min-height: 2.6em; }
-.dp-row { display: flex; align-items: center; gap: 8px; font: 14px/20px ui-monospace, monospace; }
-.dp-track { flex: 1; height: 12px; background: #eceff1; border-radius: 6px; overflow: hidden; }
-.dp-fill { display: block; height: 100%; background: #90caf9; }
-.dp-top .dp-fill { background: #1565c0; }
-.dp-top { font-weight: 700; }
-.dp-p { width: 3.2em; text-align: right; color: #555; }
-.dp-title { font-size: 14px; color: #555; margin-bottom: 6px; }
-.dp-note { font-size: 13px; color: #777; margin-top: 6px; line-height: 1.4; }
-.dp-preview img, img.dp-preview { image-rendering: pixelated; border-radius: 4px; }
-.dp-error { color: #c62828; font-weight: 600; width: 280px; }
-.dp-root .jupyter-button { padding: 0 8px; }  /* three buttons fit under the pad, in JupyterLab too */
-/* FileUpload always appends its file count, "(0)", to the label: show our label instead. */
-.dp-upload.widget-upload { font-size: 0; }
-.dp-upload.widget-upload i { font-size: var(--jp-widgets-font-size, 13px); margin-right: 4px; }
-.dp-upload.widget-upload::after { content: "Upload image"; font-size: var(--jp-widgets-font-size, 13px); }
-.dp-info { color: #666; }
-.dp-hint { font-size: 12px; line-height: 16px; color: #777; text-align: right; padding-right: 2px; }
-</style>"""
+MAX_NAME = 40  # characters of a file's name shown in a message
+THUMBNAILS = 12  # examples shown in the strip, the latest ones
 
 
 def percent(p: float) -> str:
@@ -106,3 +87,79 @@ def png(gray: np.ndarray, max_side: int | None = None) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def display_name(name: str, limit: int = MAX_NAME) -> str:
+    """A file's name as it can be shown: no control or invisible characters, at most ``limit`` long.
+
+    Browsers send the name the visitor's file has, and a name can be a
+    thousand characters, contain line breaks, or a right-to-left override that
+    makes the rest of the message read backwards. Long names keep their start
+    and their extension: ``a-very-long-na…me.png``. (Escape the result for HTML.)
+    """
+    # Line breaks and tabs become spaces; other controls, formats (bidi overrides,
+    # zero-width characters) and unassigned code points go.
+    spaced = "".join(" " if c.isspace() else c for c in str(name))
+    printable = "".join(c for c in spaced if not unicodedata.category(c).startswith("C"))
+    printable = " ".join(printable.split()) or "the file"
+    if len(printable) <= limit:
+        return printable
+    tail = printable[-8:]
+    return printable[: limit - len(tail) - 1] + "…" + tail
+
+
+def examples_html(images: Sequence[np.ndarray], labels: Sequence[int]) -> str:
+    """The latest examples as a strip of thumbnails, each labelled with its digit.
+
+    ``data-count`` is the number of examples, for tests. Each thumbnail is a
+    28 × 28 PNG of a few hundred bytes, inline: no file to fetch.
+    """
+    count = len(labels)
+    if count == 0:
+        return (
+            '<div class="dp-examples dp-none" data-count="0">No examples yet: when the network misreads'
+            " a drawing, tap the digit it really is.</div>"
+        )
+    shown = range(max(0, count - THUMBNAILS), count)
+    figures = "".join(
+        f'<figure class="dp-example" data-label="{labels[i]}"><img alt="an example of {labels[i]}" '
+        f'src="{_data_url(png(np.round(images[i] * 255).astype(np.uint8)), "image/png")}">'
+        f"<figcaption>{labels[i]}</figcaption></figure>"
+        for i in shown
+    )
+    more = f'<span class="dp-more">+{count - len(shown)} earlier</span>' if count > len(shown) else ""
+    noun = "example" if count == 1 else "examples"
+    return (
+        f'<div class="dp-examples" data-count="{count}"><div class="dp-strip-title">Your {count} {noun}</div>'
+        f'<div class="dp-strip">{more}{figures}</div></div>'
+    )
+
+
+def change_text(before: np.ndarray | None, after: np.ndarray | None) -> str:
+    """What teaching changed in the answer to the current drawing, e.g. "0: 12% → 97%".
+
+    Shown for the digit the network answers now and, if it differs, the one
+    it answered before, so that a learner sees both the gain and the loss.
+    """
+    if before is None or after is None:
+        return ""
+    digits = dict.fromkeys([int(after.argmax()), int(before.argmax())])  # ordered, unique
+    return ", ".join(f"{d}: {_plain_percent(before[d])} → {_plain_percent(after[d])}" for d in digits)
+
+
+def link_html(data: bytes, filename: str) -> str:
+    """A link that saves ``data`` as ``filename``: the bytes travel inline, once, when it is asked for."""
+    href = _data_url(data, "application/octet-stream")
+    size = f"{len(data) / 1000:.0f} KB" if len(data) >= 1000 else f"{len(data)} bytes"
+    return (
+        f'<a class="dp-download" download="{html.escape(filename)}" href="{href}">'
+        f"⬇ Save {html.escape(filename)} ({size})</a>"
+    )
+
+
+def _data_url(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _plain_percent(p: float) -> str:
+    return html.unescape(percent(p))

@@ -1,40 +1,50 @@
-"""DigitPad: draw a digit and watch the network read it, live.
+"""DigitPad: draw a digit and watch the network read it, live; correct it, and teach it your handwriting.
 
 The pad is a canvas in the browser, but the drawing that the network reads
 lives in Python: every pointer event adds a point to a stroke, which
 ``StrokeRaster`` paints into a NumPy image as it arrives. Reading the canvas's
 pixels back from the browser would cost a slow and unreliable PNG round trip;
 this way a prediction is a sub-millisecond computation, and everything can be
-tested without a browser by calling the same handlers a browser would.
+tested without a browser by sending the same messages a browser would
+(``mlp.pad.canvas`` and ``mlp.pad.frontend`` check each one first).
 
 While the pointer moves, the network reads the drawing at most once every
 ``min_interval`` seconds, whatever it is at that moment: events are handled in
 order and none of them queues a prediction, so a fast scribble never leaves a
 backlog of stale work. Releasing the pointer always reads the final drawing.
+
+Teaching (``mlp.pad.teach``) runs on a worker thread while the pad keeps
+answering; a lock makes each event, and the swap to the taught model, happen
+whole.
 """
 
 from __future__ import annotations
 
-import functools
 import html
+import os
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-from ipycanvas import Canvas, hold_canvas
 
 from mlp.nn.network import Sequential
+from mlp.pad import frontend
+from mlp.pad.callbacks import callback
+from mlp.pad.canvas import PadCanvas
+from mlp.pad.layout import STYLE, box, button, upload_button
 from mlp.pad.preprocess import MAX_FILE_BYTES, EmptyDrawingError, ImageFileError, preprocess_digit, read_image
 from mlp.pad.rasterize import StrokeRaster
-from mlp.pad.view import STYLE, UNSURE_BELOW, bars_html, png, preview_png, result_html
+from mlp.pad.teach import TeachPanel
+from mlp.pad.view import UNSURE_BELOW, bars_html, display_name, png, preview_png, result_html
 from mlp.training.model_io import load_model
 
 __all__ = ["MAX_UPLOAD_BYTES", "UNSURE_BELOW", "DigitPad"]
 
-SIZE = 280  # the pad's side on screen, in CSS pixels
-PIXEL_RATIO = 2  # canvas pixels per CSS pixel, so that strokes stay crisp on HiDPI screens
+SIZE = 280  # the pad's side on a desktop screen, in CSS pixels (a phone's is its width)
+PIXEL_RATIO = 2  # canvas pixels per desktop CSS pixel, so that strokes stay crisp on HiDPI screens
 # A 22-pixel-wide brush on a digit about 200 pixels tall is what MNIST looks like:
 # strokes about 2 pixels wide on a digit 20 pixels tall.
 BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
@@ -44,28 +54,27 @@ MIN_INTERVAL = 0.04  # seconds between live predictions while drawing
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 
 
-def _reporting_errors(handler: Callable[..., None]) -> Callable[..., None]:
-    """Widget callbacks run in the kernel, where an exception is printed where nobody looks: show it."""
-
-    @functools.wraps(handler)
-    def wrapper(self: DigitPad, *args: Any) -> None:
-        try:
-            handler(self, *args)
-        except Exception as e:
-            self._say(f"Something went wrong ({type(e).__name__}: {e}). Clear and try again.", error=True)
-
-    return wrapper
-
-
 class DigitPad(widgets.VBox):
     """Draw a digit with mouse or finger; see the network's answer, its ten probabilities and its input.
 
     ``model`` is any trained network with 784 inputs and 10 classes (by
     default the course's shipped model), so you can draw against the one you
-    just trained: ``DigitPad(model=my_model)``.
+    just trained: ``DigitPad(model=my_model)``. ``examples`` is an examples
+    file (``.npz``, as the pad's "Save examples" writes) to start from.
+
+    When it misreads a drawing, tap the digit it really is (``add_example``),
+    then Teach (``learn``): the network is fine-tuned on your examples, with
+    MNIST replayed so that it keeps what it knew. Forget (``reset_model``)
+    goes back to the network the pad started with.
     """
 
-    def __init__(self, model: Sequential | None = None, *, min_interval: float = MIN_INTERVAL) -> None:
+    def __init__(
+        self,
+        model: Sequential | None = None,
+        *,
+        min_interval: float = MIN_INTERVAL,
+        examples: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__()
         self.model = load_model() if model is None else model
         if (self.model.n_inputs, self.model.n_classes) != (784, 10):
@@ -73,6 +82,7 @@ class DigitPad(widgets.VBox):
                 f"DigitPad needs a network from 784 pixels to 10 digits, got "
                 f"{self.model.n_inputs} inputs and {self.model.n_classes} classes"
             )
+        self.initial_model = self.model  # what Forget returns to; never modified
         self.min_interval = float(min_interval)
         self.raster = StrokeRaster(SIZE * PIXEL_RATIO, SIZE, BRUSH_RADIUS)
         self.uploaded: np.ndarray | None = None  # a grayscale upload shown instead of strokes
@@ -80,149 +90,124 @@ class DigitPad(widgets.VBox):
         self.probabilities: np.ndarray | None = None  # (10,)
         self._drawing = False
         self._last_update = -np.inf
+        self._lock = threading.RLock()
 
-        side = SIZE * PIXEL_RATIO
-        self.canvas = Canvas(
-            width=side, height=side, layout=widgets.Layout(width=f"{SIZE}px", height=f"{SIZE}px")
-        )
+        self.canvas = PadCanvas(SIZE * PIXEL_RATIO)
         self.canvas.add_class("dp-canvas")
         self.result, self.bars, self.status = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.preview = widgets.Image(format="png")
         self.preview.add_class("dp-preview")
-        fit = widgets.Layout(width="auto", flex="1 1 auto")
-        self.clear_button = widgets.Button(
-            description="Clear", icon="eraser", tooltip="Start again", layout=fit
+        self.clear_button = button("Clear", "Start again", self.clear, "eraser")
+        self.undo_button = button("Undo", "Remove the last stroke", self.undo, "undo")
+        mb = MAX_UPLOAD_BYTES // 1_000_000
+        tip, accept = (
+            f"Upload an image of a digit (PNG or JPEG, up to {mb} MB)",
+            "image/png,image/jpeg,.png,.jpg,.jpeg",
         )
-        self.undo_button = widgets.Button(
-            description="Undo", icon="undo", tooltip="Remove the last stroke", layout=fit
-        )
-        self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,.png,.jpg,.jpeg",
-            description="Upload image",
-            tooltip=f"A PNG or JPEG of a handwritten digit, up to {MAX_UPLOAD_BYTES // 1_000_000} MB",
-            layout=fit,
-        )
-        self.upload.add_class("dp-upload")
+        self.upload = upload_button("Upload image", tip, accept, "dp-upload")
         # Said under the button, not only in its tooltip: touch screens show no tooltips.
-        self.upload_hint = widgets.HTML(
-            f'<div class="dp-hint">PNG or JPEG, up to {MAX_UPLOAD_BYTES // 1_000_000} MB</div>',
-            layout=widgets.Layout(width=f"{SIZE}px", margin="2px 0 0 0"),  # right-aligned with the button
-        )
-        self._upload_picture = widgets.Image(format="png")  # the upload, as drawn on the canvas
+        self.upload_hint = widgets.HTML(f'<div class="dp-hint">PNG or JPEG, up to {mb} MB</div>')
+        self.teach = TeachPanel(self)
 
-        self.canvas.on_client_ready(self._repaint)  # before a browser connects, paint would be lost
-        self.canvas.on_mouse_down(self._on_down)
-        self.canvas.on_mouse_move(self._on_move)
-        self.canvas.on_mouse_up(self._on_up)
-        self.canvas.on_mouse_out(self._on_up)  # releasing outside the canvas fires only this
-        self.canvas.on_touch_start(self._on_touch_start)
-        self.canvas.on_touch_move(self._on_touch_move)
-        self.canvas.on_touch_end(self._on_touch_end)
-        self.canvas.on_touch_cancel(self._on_touch_end)
-        self.clear_button.on_click(lambda _: self.clear())
-        self.undo_button.on_click(lambda _: self.undo())
+        self.canvas.on_ready(self._repaint)  # before a browser connects, paint would be lost
+        self.canvas.on_pointer(self._on_pointer)
         self.upload.observe(self._on_upload, "value")
 
         self.children = self._layout()
+        frontend.guard(self, *self.canvas.parts)
         self._update()
+        if examples is not None:
+            self.teach.load_examples(examples)
 
     def _layout(self) -> list[widgets.Widget]:
-        """Three columns: the pad and its buttons, the answer, what the network sees."""
-        buttons = widgets.HBox(
-            [self.clear_button, self.undo_button, self.upload],
-            layout=widgets.Layout(width=f"{SIZE}px", margin="10px 0 0 0"),
-        )
-        pad = widgets.VBox([self.canvas, buttons, self.upload_hint, self.status])
-        answer = widgets.VBox([self.result, self.bars], layout=widgets.Layout(width="240px"))
+        """Three columns (stacked on a phone): the pad and its buttons, the answer and teaching, the input."""
+        buttons = box(widgets.HBox, [self.clear_button, self.undo_button, self.upload], "dp-buttons")
+        pad = box(widgets.VBox, [self.canvas, buttons, self.upload_hint, self.status], "dp-pad")
+        answer = box(widgets.VBox, [self.result, self.bars, self.teach], "dp-answer")
         title = widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>')
         note = widgets.HTML(
             '<div class="dp-note">Each square is one of its 784 inputs:<br>black is 0, white is 1.</div>'
         )
-        row = widgets.HBox([pad, answer, widgets.VBox([title, self.preview, note])])
-        row.add_class("dp-root")
-        return [widgets.HTML(STYLE), row]
+        seen = box(widgets.VBox, [title, self.preview, note], "dp-seen")
+        return [widgets.HTML(STYLE), box(widgets.HBox, [pad, answer, seen], "dp-root")]
 
     # --- what a pointer does -------------------------------------------------------------------
 
-    @_reporting_errors
-    def _on_down(self, x: float, y: float) -> None:
+    @callback
+    def _on_pointer(self, kind: str, x: float, y: float) -> None:
+        """``kind`` is "down", "move", "up" (at x, y) or "end" (where it was), as ``PadCanvas`` reports."""
+        if kind == "down":
+            self._start_stroke(x, y)
+        elif kind == "move":
+            self._extend_stroke(x, y)
+        elif self._drawing:  # "up" or "end"
+            if kind == "up":
+                self._extend_stroke(x, y)
+            self._drawing = False
+            self._changed(now=True)  # the final drawing is always read
+
+    def _start_stroke(self, x: float, y: float) -> None:
         if self.uploaded is not None:
             self._reset()
+        self._drawing = False
+        if not self.raster.start(x, y):
+            self._say("The pad is full: Undo or Clear to draw more.", error=True)
+            return
         self._say("")
         self._drawing = True
-        self.raster.start(x, y)
-        self.canvas.fill_circle(x, y, BRUSH_RADIUS)
+        self.canvas.dot(x, y, BRUSH_RADIUS)
         self._changed()
 
-    @_reporting_errors
-    def _on_move(self, x: float, y: float) -> None:
+    def _extend_stroke(self, x: float, y: float) -> None:
         if not self._drawing:  # the canvas reports moves with no button pressed too
             return
         last = self.raster.extend(x, y)
         if last is not None:
-            self.canvas.stroke_line(*last, x, y)
+            self.canvas.segment(last, (x, y))
             self._changed()
+        elif self.raster.full:
+            self._say("That is all the ink the pad holds: lift the pen, or Undo or Clear.")
 
-    @_reporting_errors
-    def _on_up(self, x: float, y: float) -> None:
-        if self._drawing:
-            self._on_move(x, y)
-            self._end_stroke()
-
-    def _on_touch_start(self, touches: list[tuple[float, float]]) -> None:
-        if touches and not self._drawing:  # a second finger does not start a second stroke
-            self._on_down(*touches[0])
-
-    def _on_touch_move(self, touches: list[tuple[float, float]]) -> None:
-        if touches:
-            self._on_move(*touches[0])
-
-    @_reporting_errors
-    def _on_touch_end(self, _fingers_still_down: list[tuple[float, float]]) -> None:
-        # The stroke ended where the last move was: this event only lists the fingers still down.
-        self._end_stroke()
-
-    def _end_stroke(self) -> None:
-        if self._drawing:
-            self._drawing = False
-            self._changed(now=True)  # the final drawing is always read
-
-    @_reporting_errors
+    @callback
     def _on_upload(self, change: dict[str, Any]) -> None:
         if not change["new"]:
             return
-        file = change["new"][0]
         self.upload.value = ()  # forget it, so that choosing the same file again is noticed
-        self.show_image_file(file["name"], bytes(file["content"]))
+        file = frontend.uploaded_file(change["new"])
+        if file is not None:  # None: not what a browser sends
+            self.show_image_file(*file)
 
     # --- actions -------------------------------------------------------------------------------
 
     def draw(self, strokes: Sequence[Sequence[tuple[float, float]]]) -> None:
-        """Draw ``strokes``, lists of ``(x, y)`` canvas pixels, through the same handlers as a mouse."""
+        """Draw ``strokes``, lists of ``(x, y)`` canvas pixels, through the same handler as a pointer."""
         for stroke in strokes:
-            self._on_down(*stroke[0])
+            self._on_pointer("down", *stroke[0])
             for x, y in stroke[1:]:
-                self._on_move(x, y)
-            self._on_up(*stroke[-1])
+                self._on_pointer("move", x, y)
+            self._on_pointer("up", *stroke[-1])
 
-    @_reporting_errors
+    @callback
     def clear(self) -> None:
         self._reset()
         self._say("")
         self._update()
 
-    @_reporting_errors
+    @callback
     def undo(self) -> None:
         """Remove the last stroke (or the uploaded image)."""
         if self.uploaded is not None:
             self._reset()
         elif self.raster.undo():
             self._repaint()
+        self._drawing = False
         self._say("")
         self._update()
 
+    @callback
     def show_image_file(self, name: str, data: bytes) -> None:
         """Classify an uploaded PNG or JPEG; anything else gets a message and changes nothing."""
+        name = display_name(name)
         if len(data) > MAX_UPLOAD_BYTES:
             self._say(
                 f"{name} is {len(data) / 1e6:.1f} MB; images up to {MAX_UPLOAD_BYTES / 1e6:.0f} MB please.",
@@ -237,7 +222,10 @@ class DigitPad(widgets.VBox):
             return
         self._reset()
         self.uploaded = gray
-        self._upload_picture.value = png(gray, max_side=SIZE * PIXEL_RATIO)  # no more than the canvas shows
+        height, width = gray.shape
+        self.canvas.set_picture(
+            png(gray, max_side=self.canvas.side), (width, height)
+        )  # what the canvas shows
         self._repaint()
         self._update()
         self._say(f"Reading {name}. Draw on the pad to start again.")
@@ -249,6 +237,37 @@ class DigitPad(widgets.VBox):
             return None
         digit = int(self.probabilities.argmax())
         return digit, float(self.probabilities[digit])
+
+    # --- teaching (mlp.pad.teach does the work) --------------------------------------------------
+
+    def add_example(self, label: int) -> bool:
+        """Keep what the network reads now (drawing or upload) as an example of ``label``; ``False`` if not.
+
+        Tapping another digit for the same drawing changes its label instead of adding it twice.
+        """
+        return self.teach.add_example(label)
+
+    def learn(self, *, wait: bool = False) -> bool:
+        """Fine-tune the current model on the examples, on a worker thread; ``False`` if it cannot start.
+
+        The pad keeps answering meanwhile; when done, it reads the drawing
+        again with the new model and says what changed. ``wait=True``
+        returns only once that is done.
+        """
+        return self.teach.learn(wait=wait)
+
+    def reset_model(self) -> None:
+        """Forget: back to the model the pad started with, and no examples."""
+        self.teach.forget()
+
+    @property
+    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the examples: images ``(N, 28, 28)`` float32, labels ``(N,)`` int64."""
+        return self.teach.arrays()
+
+    def load_examples(self, source: str | os.PathLike[str] | bytes) -> int:
+        """Add the examples of an examples file (path or bytes); their number. Bad files raise, naming why."""
+        return self.teach.load_examples(source)
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -269,30 +288,18 @@ class DigitPad(widgets.VBox):
         self.result.value = result_html(self.probabilities, strokes)
         self.bars.value = bars_html(self.probabilities)
         self.preview.value = preview_png(x)
+        self.teach.input_changed()
 
     def _reset(self) -> None:
         self.raster.clear()
         self.uploaded, self._drawing = None, False
+        self.canvas.set_picture(None)
         self._repaint()
 
-    @_reporting_errors
+    @callback
     def _repaint(self) -> None:
-        """Paint the whole pad: black, then the upload or every stroke (also when a page connects)."""
-        c, side = self.canvas, SIZE * PIXEL_RATIO
-        with hold_canvas():
-            c.fill_style = "black"
-            c.fill_rect(0, 0, side, side)
-            c.fill_style = c.stroke_style = "white"
-            c.line_width, c.line_cap, c.line_join = 2 * BRUSH_RADIUS, "round", "round"
-            if self.uploaded is not None:
-                height, width = self.uploaded.shape
-                scale = side / max(height, width)
-                w, h = width * scale, height * scale
-                c.draw_image(self._upload_picture, (side - w) / 2, (side - h) / 2, w, h)
-            for stroke in self.raster.strokes:
-                c.fill_circle(*stroke[0], BRUSH_RADIUS)
-                if len(stroke) > 1:
-                    c.stroke_lines(stroke)
+        """Paint the whole pad again (also each time a page connects): the upload and every stroke."""
+        self.canvas.repaint(self.raster.strokes, BRUSH_RADIUS)
 
     def _say(self, message: str, *, error: bool = False) -> None:
         css = "dp-error" if error else "dp-info"

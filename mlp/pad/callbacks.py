@@ -1,0 +1,36 @@
+"""Entry points into the pad: from the page, from code, and from the teaching thread.
+
+Two rules hold for every one of them. It runs whole, under its owner's lock:
+teaching finishes on a worker thread while the page keeps sending pointer
+events, and neither may see the other half done. And an exception becomes a
+message the visitor can read: in a kernel, an exception raised by a widget
+callback is printed where nobody looks, or sent to the page as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Owner(Protocol):
+    _lock: threading.RLock
+
+    def _say(self, message: str, *, error: bool = False) -> None: ...
+
+
+def callback(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` of an ``Owner``, run under ``self._lock``; an exception is shown and gives ``None``."""
+
+    @functools.wraps(method)
+    def wrapper(self: Owner, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as e:
+                self._say(f"Something went wrong ({type(e).__name__}: {e}). Clear and try again.", error=True)
+                return None
+
+    return wrapper

@@ -1,0 +1,148 @@
+"""The pad's border with the page: how ipywidgets delivers its messages, and a guard on all of them.
+
+A visitor's browser talks to the kernel through comm messages, and anyone can
+open that connection and send whatever JSON they like: an upload whose value
+is not a file, a state of the wrong type for any widget, a message with no
+method. When ipywidgets fails on one, it hands the exception to
+``get_ipython().showtraceback()``, and a kernel sends that traceback, server
+paths included, down the websocket. This module is the one place that knows
+that machinery (``mlp.pad.canvas`` is the one for ipycanvas):
+
+* ``guard`` wraps the message handler of every widget of the pad, so that a
+  message ipywidgets cannot handle is dropped and logged for whoever runs the
+  server, and never reaches the visitor as a traceback.
+* ``uploaded_file`` reads a ``FileUpload`` value, or says it is not one.
+* ``receive``, ``click`` and ``file_chosen`` deliver a message as the kernel
+  does, so that tests drive the pad exactly as a browser (or an attacker) would.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+from IPython import get_ipython  # a dependency of ipywidgets
+
+__all__ = ["click", "file_chosen", "guard", "receive", "rejected_messages", "uploaded_file"]
+
+log = logging.getLogger(__name__)
+# The pad's log (every mlp.pad logger's records reach it) is for whoever runs the server, so it
+# is not written through sys.stderr: a kernel forwards that to the page, traceback and all. The
+# process's own stderr is the server's log (a kernel inherits it from Jupyter or Voila), and a
+# handler here keeps Python's last-resort one, which writes to sys.stderr, out of it.
+if sys.__stderr__ is not None:
+    _server_log = logging.StreamHandler(sys.__stderr__)
+    _server_log.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
+    logging.getLogger("mlp.pad").addHandler(_server_log)
+MAX_LOGGED = 20  # tracebacks of rejected messages written to the server's log; then only counted
+
+_rejected = 0
+
+
+def rejected_messages() -> int:
+    """How many browser messages this kernel dropped because ipywidgets could not handle them."""
+    return _rejected
+
+
+def uploaded_file(value: Any) -> tuple[str, bytes] | None:
+    """``(name, content)`` of the first file in a ``FileUpload`` value, ``None`` if it holds none.
+
+    A browser sends a tuple of dicts with a ``str`` name and the bytes as a
+    buffer (a ``memoryview``); anything else did not come from a browser.
+    """
+    if not isinstance(value, tuple | list) or not value or not isinstance(value[0], dict):
+        return None
+    name, content = value[0].get("name"), value[0].get("content")
+    if not isinstance(name, str) or not isinstance(content, memoryview | bytes | bytearray):
+        return None
+    return name, bytes(content)
+
+
+# --- the backstop: no traceback for the visitor ---------------------------------------------------
+
+
+def guard(*roots: widgets.Widget) -> None:
+    """Make every widget reachable from ``roots`` handle browser messages without showing tracebacks.
+
+    Each widget's comm calls ``widget._handle_msg(msg)``; ipywidgets decorates
+    it so that an exception becomes ``showtraceback()``, which a kernel sends to
+    the page. We register instead a handler that drops messages without the
+    shape every browser message has, and runs the rest with tracebacks
+    redirected to the server's log.
+    """
+    for widget in _widget_tree(roots):
+        if widget.comm is not None:
+            widget.comm.on_msg(_guarded(widget))
+
+
+def _guarded(widget: widgets.Widget) -> Callable[[dict], None]:
+    def handle(msg: dict) -> None:
+        data = msg.get("content", {}).get("data") if isinstance(msg, dict) else None
+        method = data.get("method") if isinstance(data, dict) else None
+        if method not in ("update", "request_state", "custom") or (
+            method == "update" and not isinstance(data.get("state", {}), dict)
+        ):
+            _reject(widget, f"a message with method {method!r}")
+            return
+        shell = get_ipython()
+        if shell is None:  # no kernel: ipywidgets logs the error itself
+            widget._handle_msg(msg)
+            return
+        # While the message is handled, showtraceback() writes to the log instead of the page.
+        shell.showtraceback = log_instead
+        try:
+            widget._handle_msg(msg)
+        finally:
+            del shell.showtraceback  # the class's method again
+
+    def log_instead(*args: Any, **kwargs: Any) -> None:
+        _reject(widget, "a message it could not handle", exc_info=True)
+
+    return handle
+
+
+def _reject(widget: widgets.Widget, what: str, exc_info: bool = False) -> None:
+    global _rejected
+    _rejected += 1
+    if _rejected <= MAX_LOGGED:
+        log.warning("%s dropped %s from the browser", type(widget).__name__, what, exc_info=exc_info)
+
+
+def _widget_tree(roots: Sequence[widgets.Widget]) -> Iterator[widgets.Widget]:
+    """``roots`` and every widget they hold in a trait (children, layout, style...), once each."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        yield widget
+        for name in widget.keys:
+            value = getattr(widget, name, None)
+            items = value if isinstance(value, tuple | list) else (value,)
+            stack.extend(item for item in items if isinstance(item, widgets.Widget))
+
+
+# --- what a page sends, delivered as the kernel delivers it (for tests) ------------------------
+
+
+def receive(widget: widgets.Widget, data: Any, buffers: Sequence[bytes] = ()) -> None:
+    """Deliver ``data`` to ``widget`` as the kernel delivers a ``comm_msg`` from a page."""
+    msg = {"content": {"comm_id": widget.comm.comm_id, "data": data}, "buffers": list(buffers)}
+    widget.comm.handle_msg(msg)
+
+
+def file_chosen(name: str, data: bytes, mime: str = "image/png") -> tuple[dict, list[bytes]]:
+    """The message (and its buffer) a page sends a ``FileUpload`` when a file is chosen: for ``receive``."""
+    entry = {"name": name, "type": mime, "size": len(data), "last_modified": 0, "content": None}
+    state = {"value": [entry]}
+    return {"method": "update", "state": state, "buffer_paths": [["value", 0, "content"]]}, [data]
+
+
+def click(button: widgets.Button) -> None:
+    """What a page sends when ``button`` is clicked."""
+    receive(button, {"method": "custom", "content": {"event": "click"}})
