@@ -14,7 +14,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlp
-from mlp.bench.speed import epoch_flops
+from mlp.bench.products import epoch_flops
 from mlp.training import threads
 from mlp.training.loop import train_step
 
@@ -225,10 +225,10 @@ def test_epoch_flops_of_the_benchmark_network():
 
 def test_torch_twin_starts_from_the_same_network():
     torch = pytest.importorskip("torch")
-    from mlp.bench.speed import TorchTwin
+    from mlp.bench.torch_twin import TorchTwin
 
     x, y = toy_data(n=32, n_in=784, classes=10)
-    twin = TorchTwin(x, y)
+    twin = TorchTwin(x, y, (784, 128, 64, 10), 128, 1e-3)
     with torch.no_grad():
         logits = twin.network()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(logits, twin.reference.forward(x), rtol=1e-5, atol=1e-5)
