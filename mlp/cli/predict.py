@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{args.image}: {verdict(proba)}")
     for digit in np.argsort(proba)[::-1]:
-        print(f"  {digit}  {proba[digit]:6.1%}  {'█' * round(40 * proba[digit])}")
+        share = ">99.9%" if proba[digit] > 0.999 else f"{proba[digit]:.1%}"  # never a rounded-up 100 %
+        print(f"  {digit}  {share:>6}  {'█' * round(40 * proba[digit])}")
     return 0
 
 
