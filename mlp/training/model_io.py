@@ -20,6 +20,7 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ TEXT_ENTRIES = ("format", "format_version", "architecture", "metadata", "weights
 
 class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason."""
+
+
+Fail = Callable[[str], ModelFileError]  # builds the error for one file, given the reason
 
 
 def weights_digest(arrays: list[np.ndarray]) -> str:
@@ -133,7 +137,7 @@ def load_model(path: str | Path | None = None) -> Sequential:
             shapes = _parameter_shapes(architecture, fail)
             _check_weight_headers(headers, shapes, fail)
             weights = [_read(archive, f"param_{i}") for i in range(len(shapes))]
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
         if isinstance(e, ModelFileError):
             raise
         raise fail(f"it is truncated or corrupt ({type(e).__name__}: {e})") from e
@@ -154,7 +158,7 @@ def load_model(path: str | Path | None = None) -> Sequential:
     return model
 
 
-def _checked_archive(path: Path, fail: Any) -> Path:
+def _checked_archive(path: Path, fail: Fail) -> Path:
     """``path`` if it starts like a zip archive; otherwise say what it is instead."""
     try:
         with open(path, "rb") as f:
@@ -168,7 +172,7 @@ def _checked_archive(path: Path, fail: Any) -> Path:
     return path
 
 
-def _array_headers(archive: zipfile.ZipFile, fail: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def _array_headers(archive: zipfile.ZipFile, fail: Fail) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype of every array, read from the ``.npy`` headers alone: no data is decompressed."""
     headers = {}
     for info in archive.infolist():
@@ -207,7 +211,7 @@ def _read(archive: zipfile.ZipFile, key: str) -> Any:
     return array[()] if array.shape == () and array.dtype.kind in "US" else array
 
 
-def _description(text: dict[str, Any], fail: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _description(text: dict[str, Any], fail: Fail) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The architecture and metadata, after checking the format they are written in."""
     if str(text["format"]) != FORMAT:
         raise fail(f"its format is {str(text['format'])!r}, not {FORMAT!r}")
@@ -229,7 +233,7 @@ def _description(text: dict[str, Any], fail: Any) -> tuple[list[dict[str, Any]],
     return parsed[0], parsed[1]
 
 
-def _parameter_shapes(architecture: list[Any], fail: Any) -> list[tuple[int, ...]]:
+def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ...]]:
     """The parameter shapes the architecture declares, checked against the budget, without building it."""
     shapes: list[tuple[int, ...]] = []
     for i, config in enumerate(architecture):
@@ -263,7 +267,7 @@ def _config_problem(config: Any) -> str | None:
 
 
 def _check_weight_headers(
-    headers: dict[str, tuple[tuple[int, ...], np.dtype]], shapes: list[tuple[int, ...]], fail: Any
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]], shapes: list[tuple[int, ...]], fail: Fail
 ) -> None:
     """Each stored weight array has the shape the architecture needs, and all share a float dtype."""
     stored = [key for key in headers if key.startswith("param_")]
