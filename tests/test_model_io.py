@@ -304,6 +304,33 @@ def test_layers_that_do_not_chain_or_bad_options_are_named(saved, model):
         mlp.load_model(rewrite(saved, architecture=np.array(json.dumps(architecture))))
 
 
+def test_layers_whose_sizes_do_not_chain_are_named(tmp_path):
+    from mlp.training.model_io import weights_digest
+
+    weights = [
+        np.zeros((4, 3), np.float32),
+        np.zeros(3, np.float32),
+        np.zeros((5, 2), np.float32),
+        np.zeros(2, np.float32),
+    ]
+    architecture = [
+        {"type": "Dense", "n_in": 4, "n_out": 3},
+        {"type": "ReLU"},
+        {"type": "Dense", "n_in": 5, "n_out": 2},
+    ]
+    arrays = {
+        "format": np.array("mlp-npz"),
+        "format_version": np.array(1),
+        "architecture": np.array(json.dumps(architecture)),
+        "metadata": np.array("{}"),
+        "weights_sha256": np.array(weights_digest(weights)),
+        **{f"param_{i}": w for i, w in enumerate(weights)},
+    }
+    _savez(tmp_path / "unchained.npz", arrays)
+    with pytest.raises(ModelFileError, match=r"architecture is invalid .*do not chain"):
+        mlp.load_model(tmp_path / "unchained.npz")
+
+
 def test_saving_refuses_non_finite_weights(model, tmp_path):
     model.parameters()[2].value[0, 0] = np.nan
     with pytest.raises(ValueError, match=r"layers\[3\]\.weight holds NaN or infinite values"):
