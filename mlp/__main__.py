@@ -34,7 +34,22 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command; its exit status. A reader that goes away (``| head``) ends it quietly."""
+    try:
+        status = run(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the try, rather than at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`python -m mlp train --help | head -2`): stop quietly, as cat does.
+        # Point stdout at /dev/null so that Python's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def run(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
@@ -45,14 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(rest) or 0)
-    except BrokenPipeError:
-        # The reader went away (`python -m mlp train --help | head -3`): stop quietly, as cat does.
-        # Point stdout at /dev/null so that Python's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except SystemExit as done:  # argparse's --help and its errors: keep their status, and flush above
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
 
 
 if __name__ == "__main__":

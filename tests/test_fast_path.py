@@ -14,7 +14,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlp
-from mlp.bench.speed import epoch_flops
+from mlp.bench.products import epoch_flops
 from mlp.training import threads
 from mlp.training.loop import train_step
 
@@ -171,7 +171,7 @@ def test_optimizer_state_and_parameters_stay_float32():
     model = mlp.MLP([20, 16, 5], seed=0)
     optimizer = mlp.Adam(1e-3, weight_decay=1e-4)
     mlp.fit(model, x, y, epochs=2, batch_size=16, optimizer=optimizer, progress=False, threads=1)
-    arrays = [a for state in optimizer._state.values() for a in state.values()]
+    arrays = [a for state in optimizer._state.values() for a in state.values() if isinstance(a, np.ndarray)]
     arrays += [a for p in model.parameters() for a in (p.value, p.grad)]
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
 
@@ -225,10 +225,10 @@ def test_epoch_flops_of_the_benchmark_network():
 
 def test_torch_twin_starts_from_the_same_network():
     torch = pytest.importorskip("torch")
-    from mlp.bench.speed import TorchTwin
+    from mlp.bench.torch_twin import TorchTwin
 
     x, y = toy_data(n=32, n_in=784, classes=10)
-    twin = TorchTwin(x, y)
+    twin = TorchTwin(x, y, (784, 128, 64, 10), 128, 1e-3)
     with torch.no_grad():
         logits = twin.network()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(logits, twin.reference.forward(x), rtol=1e-5, atol=1e-5)

@@ -110,7 +110,7 @@ def test_predict_accepts_a_batch_a_vector_and_images():
         (np.full(784, np.nan, np.float32), ValueError, "non-finite"),
         (np.array([np.inf] + [0.0] * 783), ValueError, "index \\(0, 0\\)"),
         (np.zeros(784, np.uint8), TypeError, "x / 255"),
-        (np.array(["a"] * 784), TypeError, "array of numbers"),
+        (np.array(["a"] * 784), TypeError, "array of real numbers"),
     ],
 )
 def test_predict_rejects_bad_input_clearly(x, error, message):
@@ -142,3 +142,138 @@ def test_mlp_layout_and_determinism():
     assert all(np.array_equal(p.value, q.value) for p, q in zip(a.parameters(), b.parameters()))
     c = mlp.MLP([784, 128, 64, 10], dropout=0.2, seed=4)
     assert not np.array_equal(a.parameters()[0].value, c.parameters()[0].value)
+
+
+# --- Construction arguments, dtypes, seeds ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: mlp.Dense(5, 0), "n_out must be an integer >= 1, got 0"),
+        (lambda: mlp.Dense(0, 5), "n_in must be an integer >= 1, got 0"),
+        (lambda: mlp.Dense(2.5, 3), "n_in must be an integer"),
+        (lambda: mlp.Dense(3, 3, init="glorot"), "init must be 'he' or 'xavier'"),
+        (lambda: mlp.Dense(3, 3, dtype=np.float16), "float32 .* or np.float64 .*, got float16"),
+        (lambda: mlp.MLP([4, 3], dtype=int), "got int64"),
+        (lambda: mlp.MLP([4, 3], dtype="banana"), "got 'banana'"),
+        (lambda: mlp.MLP([784, 0, 10]), "positive layer widths"),
+        (lambda: mlp.Dropout(-0.5), r"p must be in \[0, 1\), got -0.5"),
+        (lambda: mlp.Dropout(1.0), r"\[0, 1\)"),
+        (lambda: mlp.Dropout(float("nan")), "got nan"),
+        (lambda: mlp.Dropout(0.5, seed=-1), "seed must be an integer >= 0"),
+        (lambda: mlp.Dropout(0.5, seed=1.5), "seed must be an integer"),
+    ],
+)
+def test_bad_layer_arguments_are_refused_by_name(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_float32_layer_computes_in_float32_whatever_it_is_fed():
+    layer = mlp.Dense(4, 3, seed=0)  # float32
+    x64 = np.random.default_rng(0).random((2, 4))  # NumPy's default: float64
+    out = layer.forward(x64)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, layer.forward(x64.astype(np.float32)))
+    layer.backward(np.ones((2, 3), np.float32))
+    assert layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
+    model = mlp.MLP([4, 3, 2], seed=0)
+    assert model.forward(x64).dtype == model.infer(x64).dtype == np.float32
+    assert mlp.MLP([4, 3, 2], dtype=np.float64).forward(x64.astype(np.float32)).dtype == np.float64
+
+
+def test_dense_and_dropout_take_an_int_or_a_generator():
+    a = mlp.Dense(6, 4, seed=np.random.default_rng(7))
+    b = mlp.Dense(6, 4, seed=np.random.default_rng(7))
+    np.testing.assert_array_equal(a.weight.value, b.weight.value)
+    np.testing.assert_array_equal(mlp.Dense(6, 4, seed=7).weight.value, a.weight.value)
+    x = np.ones((50, 8), np.float32)
+    c, d = mlp.Dropout(0.5, seed=np.random.default_rng(1)), mlp.Dropout(0.5, seed=np.random.default_rng(1))
+    assert isinstance(c.seed, int) and c.config() == d.config()  # the drawn int seed is what a file records
+    np.testing.assert_array_equal(c.forward(x), d.forward(x))
+    rebuilt = mlp.Dropout.from_config(c.config())
+    c2 = mlp.Dropout(0.5, seed=np.random.default_rng(1))
+    np.testing.assert_array_equal(rebuilt.forward(x), c2.forward(x))
+
+
+def test_astype_keeps_dropouts_generator_where_it_is():
+    layer = mlp.Dropout(0.5, seed=3)
+    x, x64 = np.ones((20, 10), np.float32), np.ones((20, 10))
+    first = layer.forward(x)  # the generator has moved on
+    copy = layer.astype(np.float64)
+    second = layer.forward(x)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(copy.forward(x64), second)  # the copy goes on from there, not from seed
+    np.testing.assert_array_equal(copy.forward(x64), layer.forward(x))  # its own generator, not a shared one
+
+
+def test_inference_never_drops_units_and_needs_no_mode_switch():
+    model = mlp.MLP([784, 32, 10], dropout=0.5, seed=0)
+    x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    assert all(layer.training for layer in model.layers)  # a new model is in training mode
+    with model.mode(training=False):
+        expected = model.forward(x)
+    np.testing.assert_array_equal(model.infer(x), expected)
+    np.testing.assert_array_equal(model.infer(x), model.infer(x))
+    assert all(layer.training for layer in model.layers)
+
+
+def test_predict_proba_on_an_empty_batch_is_an_empty_result():
+    model = mlp.MLP([784, 8, 10])
+    assert model.predict_proba(np.zeros((0, 784), np.float32)).shape == (0, 10)
+    assert model.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+    assert model.predict(np.zeros((0, 784), np.float32)).shape == (0,)
+
+
+def test_predict_proba_slices_large_batches_into_the_same_answer():
+    model = mlp.MLP([784, 8, 10], seed=1)
+    x = np.random.default_rng(0).random((10, 784), dtype=np.float32)
+    np.testing.assert_allclose(model.predict_proba(x, batch_size=3), model.predict_proba(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        model.predict_proba(x, batch_size=0)
+
+
+def test_float64_input_beyond_float32s_range_is_refused():
+    model = mlp.MLP([784, 8, 10])  # float32
+    x = np.zeros(784)
+    x[5] = 1e39  # finite in float64, infinite in float32
+    with pytest.raises(ValueError, match=r"beyond the range of float32 .* index \(0, 5\): 1e\+39"):
+        model.predict_proba(x)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        model.accuracy(x[None], np.array([3]))
+    assert np.isfinite(model.astype(np.float64).predict_proba(x)).all()  # a float64 model takes it
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.array([[3], [1], [4]]), r"shape \(3, 1\).*labels\.ravel\(\)"),
+        (np.array([3, 1]), "3 inputs but 2 labels"),
+        (np.array([0.0, 1.0, 2.0]), "integer class ids"),
+    ],
+)
+def test_accuracy_checks_the_labels(labels, message):
+    model = mlp.MLP([784, 8, 10])
+    x = np.zeros((3, 784), np.float32)
+    with pytest.raises(ValueError, match=message):
+        model.accuracy(x, labels)
+
+
+def test_accuracy_counts_correct_answers():
+    model = mlp.MLP([784, 8, 10], seed=2)
+    x = np.random.default_rng(0).random((20, 784), dtype=np.float32)
+    predicted = model.predict(x)
+    assert model.accuracy(x, predicted) == 1.0
+    assert model.accuracy(x, np.eye(10, dtype=np.int64)[predicted]) == 1.0  # one-hot rows
+    assert model.accuracy(x, (predicted + 1) % 10) == 0.0
+    with pytest.raises(ValueError, match="empty"):
+        model.accuracy(x[:0], predicted[:0])
+
+
+def test_soft_labels_are_refused_not_rounded():
+    soft = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    with pytest.raises(ValueError, match=r"one-hot rows .*soft labels"):
+        mlp.SoftmaxCrossEntropy().forward(np.zeros((2, 3)), soft)
+    with pytest.raises(ValueError, match="one-hot"):
+        mlp.SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([[1, 1, 0], [0, 0, 1]]))

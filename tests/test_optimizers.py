@@ -82,8 +82,86 @@ def test_linear_decay_schedule():
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: mlp.SGD(lr=0), lambda: mlp.SGD(momentum=1.0), lambda: mlp.SGD(nesterov=True)]
+    "make_optimizer",
+    [
+        lambda: mlp.SGD(0.05, momentum=0.9),
+        lambda: mlp.SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda: mlp.Adam(1e-2),
+        lambda: mlp.AdamW(1e-2, weight_decay=1e-2),
+        lambda: mlp.FusedAdam(1e-2, weight_decay=1e-3),
+    ],
+    ids=["sgd-momentum", "sgd-nesterov", "adam", "adamw", "fused-adam"],
 )
-def test_bad_hyperparameters_are_refused(make):
-    with pytest.raises(ValueError):
+def test_one_optimizer_reused_across_rebuilt_models_steps_like_a_fresh_one(make_optimizer):
+    """A learner re-runs the cell that builds the model, not the one that builds the optimizer.
+
+    Each new model's parameters must start from a clean state (no velocity, no moments, step 1),
+    exactly as with a fresh optimizer. CPython hands a new object the address of one just freed,
+    so state keyed by id() would give the new parameters the old ones' moments: silently, when
+    the shapes agree, as they do here.
+    """
+    from mlp.training.loop import train_step
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 12), dtype=np.float32), rng.integers(0, 4, 32)
+    loss = mlp.SoftmaxCrossEntropy()
+    reused = make_optimizer()
+    addresses_seen, reused_addresses = set(), 0
+    for rebuild in range(25):
+        model = mlp.MLP([12, 8, 4], seed=rebuild % 3)  # the cell, re-run: same shapes, new objects
+        addresses = {id(p) for p in model.parameters()}
+        reused_addresses += len(addresses & addresses_seen)
+        addresses_seen |= addresses
+        twin, fresh = mlp.MLP([12, 8, 4], seed=rebuild % 3), make_optimizer()
+        for step in range(3):
+            batch = slice(8 * step, 8 * step + 8)
+            train_step(model, loss, reused, x[batch], y[batch], step / 3)
+            train_step(twin, loss, fresh, x[batch], y[batch], step / 3)
+            for mine, theirs in zip(model.parameters(), twin.parameters(), strict=True):
+                np.testing.assert_array_equal(
+                    mine.value, theirs.value, err_msg=f"model {rebuild}, step {step}"
+                )
+        del model
+    # The scenario the test is about did happen: some new parameters lived at a dead one's address.
+    assert reused_addresses > 0
+
+
+def test_optimizer_state_goes_with_the_model():
+    import gc
+
+    optimizer = mlp.Adam(1e-3)
+    for seed in range(5):
+        model = mlp.MLP([6, 5, 3], seed=seed)
+        for p in model.parameters():
+            p.grad = np.ones_like(p.value)
+        optimizer.step(model.parameters())
+        del model, p
+        gc.collect()
+    assert len(optimizer._state) == 0  # no state kept alive for parameters nobody holds
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: mlp.SGD(lr=0), "lr must be a finite number > 0, got 0"),
+        (lambda: mlp.SGD(lr=-0.1), "lr must be"),
+        (lambda: mlp.SGD(lr=float("nan")), "got nan"),
+        (lambda: mlp.Adam(lr=float("inf")), "got inf"),
+        (lambda: mlp.SGD(lr="fast"), "lr must be a number"),
+        (lambda: mlp.SGD(momentum=1.0), r"momentum must be a finite number >= 0 and < 1, got 1\.0"),
+        (lambda: mlp.SGD(momentum=float("nan")), "momentum"),
+        (lambda: mlp.SGD(nesterov=True), "Nesterov momentum needs momentum > 0"),
+        (lambda: mlp.SGD(weight_decay=-1e-3), "weight_decay"),
+        (lambda: mlp.Adam(beta1=1), r"beta1 must be a finite number >= 0 and < 1, got 1"),
+        (lambda: mlp.Adam(beta1=-0.1), "beta1"),
+        (lambda: mlp.Adam(beta2=1.0), "beta2"),
+        (lambda: mlp.Adam(beta2=1.5), "beta2"),
+        (lambda: mlp.Adam(eps=0), "eps must be a finite number > 0"),
+        (lambda: mlp.AdamW(weight_decay=float("inf")), "weight_decay"),
+        (lambda: mlp.FusedAdam(beta1=1), "beta1"),
+        (lambda: mlp.Adam(schedule=0.5), "schedule must be a function"),
+    ],
+)
+def test_bad_hyperparameters_are_refused_by_name(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
         make()

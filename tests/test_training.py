@@ -1,6 +1,7 @@
 """fit: reproducible, learns, validates, and refuses bad input before spending any time."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -57,6 +58,10 @@ def test_choosing_by_validation_needs_validation_data(small_mnist):
     ("x", "y", "message"),
     [
         (np.zeros((10, 784), np.float32), np.zeros(9, np.int64), "10 inputs but 9 labels"),
+        (np.zeros((0, 784), np.float32), np.zeros(0, np.int64), r"fit: the data is empty \(0 samples\)"),
+        (np.zeros((10, 784), np.float32), np.zeros((10, 1), np.int64), r"labels\.ravel\(\)"),
+        (np.zeros((10, 784), np.float32), np.full((10, 10), 0.1), "soft labels"),
+        (np.full((10, 784), 1e39), np.zeros(10, np.int64), "beyond the range of float32"),
         (np.full((10, 784), np.nan, np.float32), np.zeros(10, np.int64), "non-finite"),
         (np.zeros((10, 780), np.float32), np.zeros(10, np.int64), "expected input of shape"),
         (np.zeros((10, 784), np.float32), np.full(10, 12), "0..9"),
@@ -98,3 +103,72 @@ def test_a_tie_on_validation_keeps_the_later_epoch(small_mnist, monkeypatch):
     monkeypatch.setattr(mlp.training.loop, "evaluate", lambda model, x, y: (0.5, 0.9))
     _, history = train(small_mnist, epochs=3, restore_best=True)
     assert history.val_accuracy == [0.9, 0.9, 0.9] and history.best_epoch == 3
+
+
+def tiny_fit(**overrides):
+    x = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    y = np.arange(40) % 10
+    options = {"epochs": 1, "batch_size": 8, "optimizer": mlp.SGD(0.1), "progress": False, "threads": 1}
+    return mlp.fit(mlp.MLP([784, 4, 10]), x, y, **{**options, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": -8}, "batch_size must be an integer >= 1, got -8"),
+        ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+        ({"epochs": 2.5}, "epochs must be an integer"),
+        ({"threads": 0}, "threads must be an integer >= 1"),
+        (
+            {"validation_data": (np.zeros((0, 784), np.float32), np.zeros(0, np.int64))},
+            "validation_data: the data is empty",
+        ),
+        (
+            {"validation_data": (np.zeros((3, 784), np.float32), np.zeros(2, np.int64))},
+            "validation_data: 3 inputs but 2",
+        ),
+        ({"validation_data": np.zeros((3, 784), np.float32)}, r"a pair \(x_val, y_val\)"),
+    ],
+)
+def test_fit_refuses_bad_arguments_before_training(overrides, message, monkeypatch):
+    monkeypatch.setattr(mlp.training.loop, "train_step", pytest.fail)  # not a single step may run
+    with pytest.raises(ValueError, match=message):
+        tiny_fit(**overrides)
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_keeps_the_weights(small_mnist, monkeypatch):
+    (x, y), _ = small_mnist
+    model = mlp.MLP([784, 128, 64, 10], seed=0)
+    before = [p.value.copy() for p in model.parameters()]
+    losses = []
+    real_step = mlp.training.loop.train_step
+
+    def recording_step(*args):
+        value, logits = real_step(*args)
+        losses.append(value)
+        return value, logits
+
+    monkeypatch.setattr(mlp.training.loop, "train_step", recording_step)
+    with pytest.raises(mlp.TrainingDivergedError) as info, np.errstate(over="ignore", invalid="ignore"):
+        mlp.fit(model, x, y, epochs=3, batch_size=64, optimizer=mlp.SGD(1e6), progress=False, threads=1)
+    message = str(info.value)
+    step = int(re.search(r"loss became nan at epoch 1, step (\d+)/94", message).group(1))
+    assert len(losses) == step and np.isnan(losses[-1]) and np.isfinite(losses[:-1]).all()  # the first one
+    assert "lower the learning rate" in message
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, b)  # nothing lost: the weights fit was given
+
+
+def test_weights_blown_up_by_the_last_step_are_caught_too():
+    class BlowsUpAtTheLastStep(mlp.SGD):
+        calls = 0
+
+        def step(self, parameters, progress=0.0):
+            super().step(parameters, progress)
+            self.calls += 1
+            if self.calls == 5:  # 40 samples in batches of 8: the epoch's last step
+                parameters[0].value[0, 0] = np.inf
+
+    with pytest.raises(mlp.TrainingDivergedError, match="weights became NaN or infinite in epoch 1"):
+        tiny_fit(optimizer=BlowsUpAtTheLastStep(0.1))

@@ -1,4 +1,4 @@
-"""``python -m mlp bench``: the same as ``python -m mlp bench``."""
+"""``python -m mlp.bench``: the same as ``python -m mlp bench``."""
 
 import sys
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from mlp.nn.layers import Parameter
-from mlp.nn.optimizers import Adam
+from mlp.nn.optimizers import Adam, State
 
 
 class FusedAdam(Adam):
@@ -32,12 +32,12 @@ class FusedAdam(Adam):
     float32), not bit for bit.
     """
 
-    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+    def _new_state(self, p: Parameter) -> State:
         return {**super()._new_state(p), "denom": np.empty_like(p.value)}
 
-    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         m, v, denom = state["m"], state["v"], state["denom"]
-        b1, b2, t = self.beta1, self.beta2, self.steps
+        b1, b2, t = self.beta1, self.beta2, state["t"]
         m *= b1
         m += g
         np.multiply(g, g, out=denom)

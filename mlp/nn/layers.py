@@ -9,10 +9,21 @@ The contract, the same for every layer (after CS231n):
   Gradients are *overwritten*, never accumulated: after a backward pass each
   ``.grad`` holds the gradient of that batch's loss, so there is nothing to
   zero between steps.
+* ``infer(x)`` is the output at inference time, when nothing will be
+  differentiated: dropout is off, whatever ``training`` says. For most
+  layers it is ``forward`` itself.
 
 Neither pass ever writes into its argument: the caller may still need it.
-Every layer works in whatever float dtype it is given (float32 to train fast,
-float64 to check gradients), and keeps its parameters in one dtype.
+
+Dtypes: a layer with parameters keeps them in one float dtype (float32 to
+train fast, float64 to check gradients) and computes in it: ``Dense``
+converts input of another dtype on the way in, so a float32 network stays
+float32 even when fed NumPy's default float64 (which would otherwise make
+every product, and every later layer, float64 and twice as slow). Layers
+without parameters compute in the dtype of their input.
+
+Random layers take ``seed``: an ``int``, or a ``np.random.Generator`` to draw
+from (handy to derive many layers from one seed).
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from mlp.nn.inputs import as_int, float_dtype
 
 
 @dataclass(eq=False)
@@ -51,6 +64,10 @@ class Layer:
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The output at inference: ``forward`` unless the layer behaves differently there (``Dropout``)."""
+        return self.forward(x)
+
     def backward_parameters(self, grad_out: np.ndarray) -> None:
         """Fill the parameters' gradients without returning ``dL/d(input)`` (see ``Dense``)."""
         self.backward(grad_out)
@@ -61,6 +78,14 @@ class Layer:
     def config(self) -> dict[str, Any]:
         """What it takes to rebuild this layer (saved in model files)."""
         return {"type": type(self).__name__}
+
+    @classmethod
+    def parameter_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        """The shapes of the parameters ``from_config(config)`` would have, without building it.
+
+        A model file's arrays are checked against these before any layer is built.
+        """
+        return []
 
     def astype(self, dtype: np.dtype | type) -> Layer:
         """A copy of this layer computing in ``dtype``, forgetting any cache."""
@@ -104,7 +129,9 @@ class Dense(Layer):
     ) -> None:
         if init not in ("he", "xavier"):
             raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
-        self.n_in, self.n_out, self.init = int(n_in), int(n_out), init
+        n_in, n_out = as_int(n_in, "n_in", minimum=1), as_int(n_out, "n_out", minimum=1)
+        dtype = float_dtype(dtype)
+        self.n_in, self.n_out, self.init = n_in, n_out, init
         std = np.sqrt(2.0 / n_in) if init == "he" else np.sqrt(2.0 / (n_in + n_out))
         rng = np.random.default_rng(seed)
         weight = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
@@ -112,7 +139,7 @@ class Dense(Layer):
         self.bias = Parameter("bias", np.zeros(n_out, dtype=dtype), decay=False)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._x = x
+        self._x = x = x.astype(self.weight.value.dtype, copy=False)  # compute in the layer's dtype
         out = x @ self.weight.value  # (N, n_in) @ (n_in, n_out) -> (N, n_out)
         out += self.bias.value  # broadcasts (n_out,) over the N rows
         return out
@@ -139,17 +166,25 @@ class Dense(Layer):
     def config(self) -> dict[str, Any]:
         return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": self.init}
 
+    @classmethod
+    def parameter_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        return [(config["n_in"], config["n_out"]), (config["n_out"],)]
+
 
 class ReLU(Layer):
-    """``max(0, x)``: passes the gradient where the input was positive, blocks it elsewhere."""
+    """``max(0, x)``: passes the gradient where the input was positive, blocks it elsewhere.
+
+    Like Sigmoid and Tanh it keeps its output, which is positive exactly where
+    the input was: the mask costs nothing at inference, when there is no backward.
+    """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._active = x > 0
-        return np.maximum(x, 0)
+        self._out = np.maximum(x, 0)
+        return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         # A new array: multiplying grad_out in place would corrupt the caller's copy.
-        return grad_out * self._active
+        return grad_out * (self._out > 0)
 
 
 class Sigmoid(Layer):
@@ -182,14 +217,18 @@ class Dropout(Layer):
     The survivors are scaled by ``1 / (1 - p)`` so that the expected output is
     unchanged, which is why nothing needs rescaling at inference, when the layer
     is the identity. The mask comes from a seeded generator, so a training run
-    is reproducible.
+    is reproducible. ``seed`` is an ``int`` or a ``Generator`` to draw one
+    from; the ``int`` is kept in ``config()``, so a saved model drops the same
+    units again.
     """
 
-    def __init__(self, p: float = 0.5, *, seed: int = 0) -> None:
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p, self.seed = float(p), int(seed)
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, p: float = 0.5, *, seed: int | np.random.Generator = 0) -> None:
+        if not 0 <= p < 1:  # NaN fails this too
+            raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(2**63 - 1))
+        self.p, self.seed = float(p), as_int(seed, "seed", minimum=0)
+        self.rng = np.random.default_rng(self.seed)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0:
@@ -201,6 +240,15 @@ class Dropout(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         return grad_out.copy() if self._scale is None else grad_out * self._scale
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return x  # the identity: nothing is dropped, nothing is scaled
+
+    def astype(self, dtype: np.dtype | type) -> Dropout:
+        """A copy in ``dtype`` whose generator goes on from where this one is, not from ``seed``."""
+        layer = super().astype(dtype)
+        layer.rng.bit_generator.state = self.rng.bit_generator.state  # a copy of the state, not a share
+        return layer
 
     def config(self) -> dict[str, Any]:
         return {"type": "Dropout", "p": self.p, "seed": self.seed}

@@ -33,11 +33,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def as_class_indices(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Integer class ids ``(N,)`` from ids or one-hot rows ``(N, C)``, validated."""
+    """Integer class ids ``(N,)`` from ids or one-hot rows ``(N, C)``, validated.
+
+    Soft labels (rows of probabilities) are refused rather than rounded to
+    their largest entry: this loss trains towards one class per sample.
+    """
     labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1 and num_classes != 1:
+        raise ValueError(
+            f"labels have shape {labels.shape}: class ids are one number per sample, of shape "
+            f"({labels.shape[0]},); pass labels.ravel()"
+        )
     if labels.ndim == 2:
         if labels.shape[1] != num_classes:
             raise ValueError(f"one-hot labels have {labels.shape[1]} columns, the logits {num_classes}")
+        if not (np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)):
+            raise ValueError(
+                "2-D labels must be one-hot rows (a single 1, the rest 0); these are not "
+                "(soft labels or probabilities?): pass the class ids instead, labels of shape (N,)"
+            )
         labels = labels.argmax(axis=1)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
@@ -76,8 +90,3 @@ class SoftmaxCrossEntropy:
         grad[np.arange(len(grad)), self._labels] -= 1
         grad /= len(grad)
         return grad
-
-    @property
-    def probabilities(self) -> np.ndarray:
-        """The softmax of the last forward's logits."""
-        return np.exp(self._log_p)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mlp.nn.inputs import as_batch
+from mlp.nn.inputs import as_batch, as_int
 from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
-from mlp.nn.losses import softmax
+from mlp.nn.losses import as_class_indices, softmax
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
@@ -37,15 +37,27 @@ class Sequential:
                 )
         self.n_inputs, self.n_classes = dense[0].n_in, dense[-1].n_out
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self._first_dense = dense[0]
 
     @property
     def dtype(self) -> np.dtype:
-        return self.parameters()[0].value.dtype
+        """The dtype the network computes in: its weights' (the first Dense layer's, read each time)."""
+        return self._first_dense.weight.value.dtype
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(N, n_classes)`` for a batch ``(N, n_inputs)``; caches for backward."""
         for layer in self.layers:
             x = layer.forward(x)
+        return x
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Logits at inference (dropout off, whatever the mode) for a checked batch, or one vector.
+
+        Every layer is a matrix product or elementwise, so one input ``(n_inputs,)``
+        can go through as it is, without the batch dimension.
+        """
+        for layer in self.layers:
+            x = layer.infer(x)
         return x
 
     def backward(self, grad_logits: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -85,13 +97,18 @@ class Sequential:
         """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input.
 
         ``x`` may be a batch ``(N, 784)``, one vector ``(784,)``, one image
-        ``(28, 28)`` or images ``(N, 28, 28)``, floats in [0, 1].
+        ``(28, 28)`` or images ``(N, 28, 28)``, floats in [0, 1]. A batch
+        larger than ``batch_size`` goes through in slices of that many rows,
+        which bounds the memory the hidden activations take.
         """
         batch, single = as_batch(x, self.n_inputs, self.dtype)
-        with self.mode(training=False):
-            logits = [self.forward(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
-        proba = softmax(np.concatenate(logits) if len(logits) != 1 else logits[0])
-        return proba[0] if single else proba
+        batch_size = as_int(batch_size, "batch_size", minimum=1)
+        if single:  # one input goes through as a vector: nothing to slice, nothing to stack
+            return softmax(self.infer(batch[0]))
+        if len(batch) <= batch_size:  # a batch that fits in one pass (or an empty one)
+            return softmax(self.infer(batch))
+        slices = (batch[i : i + batch_size] for i in range(0, len(batch), batch_size))
+        return np.concatenate([softmax(self.infer(rows)) for rows in slices])
 
     def predict(self, x: np.ndarray) -> np.ndarray | int:
         """Class ids: an ``(N,)`` int64 array for a batch, an ``int`` for one input."""
@@ -101,8 +118,14 @@ class Sequential:
         return proba.argmax(axis=1).astype(np.int64)
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Fraction of ``x`` classified as ``y``."""
-        return float(np.mean(self.predict(x) == np.asarray(y)))
+        """Fraction of the batch ``x`` classified as ``y`` (class ids ``(N,)`` or one-hot rows)."""
+        labels = as_class_indices(y, self.n_classes)
+        predicted = np.atleast_1d(self.predict(x))
+        if len(predicted) != len(labels):
+            raise ValueError(f"{len(predicted)} inputs but {len(labels)} labels")
+        if len(labels) == 0:
+            raise ValueError("accuracy of an empty batch: there is nothing to count")
+        return float(np.mean(predicted == labels))
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         """A copy computing in ``dtype`` (e.g. float64 for a gradient check)."""

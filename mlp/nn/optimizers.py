@@ -3,6 +3,12 @@
 Every update is written in place (``out=`` and augmented assignment) into
 arrays allocated once, at the first step: a network this small spends as
 much time allocating temporaries as computing if we let it.
+
+An optimizer keeps, for each parameter it has stepped, that parameter's own
+state: its step count ``t`` and the arrays of its method (SGD's velocity,
+Adam's moments). A parameter it has never seen starts from scratch, exactly
+as with a fresh optimizer, so rebuilding a model and reusing the optimizer is
+safe.
 """
 
 from __future__ import annotations
@@ -10,12 +16,43 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from mlp.nn.layers import Parameter
 
 Schedule = Callable[[float], float]
+State = dict[str, Any]  # "t": the parameter's step count; the other entries: arrays shaped like it
+
+
+def hyperparameter(
+    name: str,
+    value: float,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+) -> float:
+    """``value`` as a float, or a ``ValueError`` naming it unless it is finite and within the bounds.
+
+    NaN fails every comparison, so ``lr <= 0`` alone would let ``lr=nan`` through: check finiteness.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    rules = []
+    if above is not None:
+        rules.append((number > above, f"> {above:g}"))
+    if at_least is not None:
+        rules.append((number >= at_least, f">= {at_least:g}"))
+    if below is not None:
+        rules.append((number < below, f"< {below:g}"))
+    if not (math.isfinite(number) and all(ok for ok, _ in rules)):
+        wanted = " and ".join(text for _, text in rules)
+        raise ValueError(f"{name} must be a finite number {wanted}, got {value!r}")
+    return number
 
 
 def constant(progress: float) -> float:
@@ -47,14 +84,15 @@ class Optimizer:
     """
 
     def __init__(self, lr: float, weight_decay: float = 0.0, schedule: Schedule = constant) -> None:
-        if lr <= 0 or weight_decay < 0:
-            raise ValueError(f"need lr > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
-        self.lr, self.weight_decay, self.schedule = lr, weight_decay, schedule
-        self.steps = 0
+        self.lr = hyperparameter("lr", lr, above=0)
+        self.weight_decay = hyperparameter("weight_decay", weight_decay, at_least=0)
+        if not callable(schedule):
+            raise TypeError(f"schedule must be a function of the progress in [0, 1], got {schedule!r}")
+        self.schedule = schedule
         # Keyed by the Parameter itself, weakly: a rebuilt model's parameters never inherit the
         # state of the old ones (as an id() key could, once CPython reuses a freed address), and
         # the state of a model that is gone goes with it.
-        self._state: weakref.WeakKeyDictionary[Parameter, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+        self._state: weakref.WeakKeyDictionary[Parameter, State] = weakref.WeakKeyDictionary()
 
     def learning_rate(self, progress: float) -> float:
         # A Python float, never a NumPy float64 scalar: ``w32 *= np.float64(x)``
@@ -62,12 +100,12 @@ class Optimizer:
         return float(self.lr * self.schedule(progress))
 
     def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
-        self.steps += 1
         lr = self.learning_rate(progress)
         for p in parameters:
             state = self._state.get(p)
             if state is None:
                 state = self._state[p] = self._new_state(p)
+            state["t"] += 1  # this parameter's step count: 1 at its first step
             grad = p.grad
             if self.weight_decay and p.decay:
                 grad = state["scratch"]
@@ -75,10 +113,10 @@ class Optimizer:
                 grad += p.grad
             self._update(p.value, grad, state, lr)
 
-    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
-        return {"scratch": np.empty_like(p.value)}
+    def _new_state(self, p: Parameter) -> State:
+        return {"t": 0, "scratch": np.empty_like(p.value)}
 
-    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         raise NotImplementedError
 
 
@@ -101,16 +139,15 @@ class SGD(Optimizer):
         schedule: Schedule = constant,
     ) -> None:
         super().__init__(lr, weight_decay, schedule)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if nesterov and momentum == 0:
+        self.momentum = hyperparameter("momentum", momentum, at_least=0, below=1)
+        if nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
-        self.momentum, self.nesterov = momentum, nesterov
+        self.nesterov = nesterov
 
-    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+    def _new_state(self, p: Parameter) -> State:
         return {**super()._new_state(p), "velocity": np.zeros_like(p.value), "delta": np.empty_like(p.value)}
 
-    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         delta = state["delta"]
         if self.momentum == 0:
             np.multiply(g, w.dtype.type(lr), out=delta)
@@ -151,14 +188,17 @@ class Adam(Optimizer):
         schedule: Schedule = constant,
     ) -> None:
         super().__init__(lr, weight_decay, schedule)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        # beta = 1 would never forget the zero start (and divide by 1 - 1^t = 0); eps = 0 divides by 0.
+        self.beta1 = hyperparameter("beta1", beta1, at_least=0, below=1)
+        self.beta2 = hyperparameter("beta2", beta2, at_least=0, below=1)
+        self.eps = hyperparameter("eps", eps, above=0)
 
-    def _new_state(self, p: Parameter) -> dict[str, np.ndarray]:
+    def _new_state(self, p: Parameter) -> State:
         return {**super()._new_state(p), "m": np.zeros_like(p.value), "v": np.zeros_like(p.value)}
 
-    def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
+    def _update(self, w: np.ndarray, g: np.ndarray, state: State, lr: float) -> None:
         m, v = state["m"], state["v"]
-        beta1, beta2, eps, t = self.beta1, self.beta2, self.eps, self.steps
+        beta1, beta2, eps, t = self.beta1, self.beta2, self.eps, state["t"]
         m[...] = beta1 * m + (1 - beta1) * g  # first moment: a running mean of g
         v[...] = beta2 * v + (1 - beta2) * g * g  # second moment: a running mean of g²
         m_hat = m / (1 - beta1**t)  # bias corrections: m and v started at 0

@@ -11,17 +11,20 @@ otherwise show up much later as a mysteriously bad accuracy.
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import http.client
 import os
 import tempfile
-import urllib.request
-import zlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from mlp.training.fetch import fetch
+from mlp.training.idx import DataFileError, parse_idx, read_idx, read_idx_bytes
+from mlp.training.locations import MNIST_FOLDER, checkout_data_dir, installed_data_dir, user_cache_dir
 
 # name -> (SHA-256 of the decompressed bytes, decompressed size in bytes)
 MNIST_FILES: dict[str, tuple[str, int]] = {
@@ -46,57 +49,36 @@ MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
+DATA_ENV = "MLP_DATA_DIR"  # a folder holding the four files, to use instead of the shipped copy
+DOWNLOAD_TIMEOUT = 30.0  # seconds: the longest wait for a server to answer or send the next bytes
+DOWNLOAD_DEADLINE = 600.0  # seconds: the whole download, every file and mirror together
 
-# IDX type code -> big-endian NumPy dtype.
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class DataFileError(ValueError):
-    """A data file exists but its content is wrong (corrupt, truncated, not IDX)."""
+__all__ = ["MIRRORS", "MNIST_FILES", "DataFileError", "download", "load_mnist", "mnist_dir", "read_idx"]
 
 
-def _decompress(data: bytes, source: str | os.PathLike[str]) -> bytes:
-    """Gunzip ``data`` if it starts with the gzip magic 1f 8b, else return it as is."""
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataFileError(f"{source}: broken gzip stream ({exc})") from exc
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_DIR":  # where load_mnist() looks without a data_dir, found when asked for
+        return mnist_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _parse_idx(data: bytes, source: str | os.PathLike[str]) -> np.ndarray:
-    """Parse decompressed IDX bytes into a (read-only, possibly big-endian) view."""
-    if len(data) < 4 or data[:2] != b"\0\0":
-        raise DataFileError(f"{source}: not an IDX file (magic {data[:4].hex() or 'empty'})")
-    code, ndim = data[2], data[3]
-    if code not in _IDX_DTYPES:
-        raise DataFileError(f"{source}: unknown IDX type code 0x{code:02X}")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataFileError(f"{source}: header truncated ({len(data)} bytes, needs {header})")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, offset=4))
-    dtype = np.dtype(_IDX_DTYPES[code])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "too long"
-        raise DataFileError(
-            f"{source}: payload {what}: shape {shape} of {dtype.name} needs {expected} bytes"
-            f" in all, the file has {len(data)}"
-        )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+def mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the MNIST files are (or will be downloaded to).
 
-
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read any IDX file, gzip-compressed or raw, into a native-endian writable array.
-
-    Compression is detected from the content (magic bytes), not the file name,
-    so a file that a browser or mirror silently decompressed still loads.
-    Raises DataFileError naming the file if the header or length is wrong.
+    In this order: ``data_dir``; ``$MLP_DATA_DIR``; the checkout's
+    ``data/mnist``; the copy installed with the package
+    (``<prefix>/share/mlp-from-scratch/mnist``); and when there is none of
+    these, the user's cache (``~/.cache/mlp-from-scratch/mnist``), where
+    ``load_mnist`` downloads them.
     """
-    arr = _parse_idx(_decompress(Path(path).read_bytes(), path), path)
-    return arr.astype(arr.dtype.newbyteorder("="))  # always a fresh, writable copy
+    if data_dir is not None:
+        return Path(data_dir).resolve()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).resolve()
+    for shipped in (checkout_data_dir(), installed_data_dir()):
+        if shipped is not None and (shipped / MNIST_FOLDER).is_dir():
+            return shipped / MNIST_FOLDER
+    return user_cache_dir() / MNIST_FOLDER
 
 
 def download(
@@ -105,7 +87,10 @@ def download(
     mirrors: Sequence[str] | None = None,
     *,
     sha256: str | None = None,
-    timeout: float = 60.0,
+    size: int | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    deadline: float = DOWNLOAD_DEADLINE,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download ``name`` into ``directory`` from the first mirror that serves a verified copy.
 
@@ -113,26 +98,26 @@ def download(
     place only after the checksum matches, so an interrupted or corrupt download
     never leaves a file that a later run would trust.  ``mirrors`` are URL
     prefixes tried in order (default ``MIRRORS``; ``file://`` works too, which
-    is how the tests use it).
+    is how the tests use it). ``sha256`` and ``size`` describe the decompressed
+    content (default: ``MNIST_FILES``). Limits: ``timeout`` seconds for any one
+    wait, ``deadline`` seconds for all mirrors together, ``max_bytes`` from
+    one mirror (default: ``size`` plus 1 %, a raw copy with room for gzip's framing).
     """
     mirrors = MIRRORS if mirrors is None else mirrors
-    expected = sha256 or MNIST_FILES[name][0]
+    expected, size = sha256 or MNIST_FILES[name][0], size or MNIST_FILES[name][1]
+    max_bytes = max_bytes or size + size // 100 + 4096
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    errors = []
+    stop_at, errors = time.monotonic() + deadline, []
     for base in mirrors:
         url = base + name
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
         try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                urllib.request.urlopen(url, timeout=timeout) as response,
-            ):
-                data = response.read()
-                got = hashlib.sha256(_decompress(data, url)).hexdigest()
-                if got != expected:
-                    raise DataFileError(f"checksum mismatch: expected {expected}, got {got}")
-                out.write(data)
+            with os.fdopen(fd, "wb") as out:
+                fetch(url, out, timeout=timeout, stop_at=stop_at, max_bytes=max_bytes)
+            got = hashlib.sha256(read_idx_bytes(tmp, size)).hexdigest()
+            if got != expected:
+                raise DataFileError(f"checksum mismatch: expected {expected}, got {got}")
             os.replace(tmp, directory / name)
             return directory / name
         except (OSError, ValueError, http.client.HTTPException) as exc:  # try the next mirror
@@ -141,35 +126,46 @@ def download(
             if os.path.exists(tmp):
                 os.unlink(tmp)
     raise FileNotFoundError(
-        f"could not download {name} into {directory}; tried: " + "; ".join(errors or ["no mirrors"])
+        f"could not download {name} into {directory} within {max(deadline, 0):.3g} s; tried: "
+        + "; ".join(errors or ["no mirrors"])
     )
 
 
-def _load_verified(path: Path, download_missing: bool) -> np.ndarray:
-    """Read one MNIST file, downloading it if allowed, and check its SHA-256."""
-    if not path.exists():
-        if not download_missing:
-            raise FileNotFoundError(
-                f"{path} is missing and download=False; fetch it from one of: {', '.join(MIRRORS)}"
-            )
-        download(path.name, path.parent)
-    expected, _ = MNIST_FILES[path.name]
-    raw = _decompress(path.read_bytes(), path)
+def _fetch_missing(directory: Path, download_missing: bool, deadline: float, max_bytes: int | None) -> None:
+    """Download whichever MNIST files ``directory`` lacks, all within one deadline."""
+    missing = [name for name in MNIST_FILES if not (directory / name).exists()]
+    if missing and not download_missing:
+        raise FileNotFoundError(
+            f"{directory / missing[0]} is missing and download=False; fetch it from one of: "
+            f"{', '.join(MIRRORS)}, or point ${DATA_ENV} at a folder that holds the four MNIST files"
+        )
+    stop_at = time.monotonic() + deadline
+    for name in missing:
+        download(name, directory, MIRRORS, deadline=stop_at - time.monotonic(), max_bytes=max_bytes)
+
+
+def _load_verified(path: Path) -> np.ndarray:
+    """Read one MNIST file, no larger than its known size, and check its SHA-256."""
+    expected, size = MNIST_FILES[path.name]
+    raw = read_idx_bytes(path, max_bytes=size)
     got = hashlib.sha256(raw).hexdigest()
     if got != expected:
         raise DataFileError(
             f"{path}: SHA-256 of decompressed content is {got}, expected {expected}; "
             "the file is corrupt: delete it so it is downloaded again"
         )
-    return _parse_idx(raw, path)
+    return parse_idx(raw, path)
 
 
 @functools.lru_cache(maxsize=2)  # each entry holds ~220 MB of float32
-def _load_cached(directory: Path, download_missing: bool) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _load_cached(
+    directory: Path, download_missing: bool, deadline: float, max_bytes: int | None
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    _fetch_missing(directory, download_missing, deadline, max_bytes)
     splits = []
     for prefix in ("train", "t10k"):
-        images = _load_verified(directory / f"{prefix}-images-idx3-ubyte.gz", download_missing)
-        labels = _load_verified(directory / f"{prefix}-labels-idx1-ubyte.gz", download_missing)
+        images = _load_verified(directory / f"{prefix}-images-idx3-ubyte.gz")
+        labels = _load_verified(directory / f"{prefix}-labels-idx1-ubyte.gz")
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DataFileError(
                 f"{directory}: {prefix} images {images.shape} do not match labels {labels.shape}"
@@ -184,22 +180,23 @@ def _load_cached(directory: Path, download_missing: bool) -> tuple[tuple[np.ndar
     return tuple(splits)
 
 
-def mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where the MNIST files are: ``data_dir`` if given, else ``$MLP_DATA_DIR``, else the shipped copy."""
-    directory = data_dir if data_dir is not None else os.environ.get("MLP_DATA_DIR") or DEFAULT_DIR
-    return Path(directory).resolve()
-
-
 def load_mnist(
-    data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    download_deadline: float = DOWNLOAD_DEADLINE,
+    download_max_bytes: int | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Return ``(x_train, y_train), (x_test, y_test)`` with x float32 (N, 784) in [0, 1], y int64.
 
-    ``data_dir`` defaults to ``$MLP_DATA_DIR`` or ``<repo>/data/mnist``.  Missing
-    files are downloaded unless ``download=False``.  Results are cached per
-    directory for the life of the process (loading sits inside the timed
-    benchmark), so the arrays are READ-ONLY and shared between callers: index
-    with a permutation (``x[perm]``) or call ``.copy()`` before changing them.
+    ``data_dir`` defaults to ``mnist_dir()``: ``$MLP_DATA_DIR``, the
+    checkout's ``data/mnist`` or the copy installed with the package. Missing
+    files are downloaded unless ``download=False``, within
+    ``download_deadline`` seconds for them all and ``download_max_bytes`` per
+    file (default: its known size). Results are cached per directory for the life of the process
+    (loading sits inside the timed benchmark), so the arrays are READ-ONLY and
+    shared between callers: index with a permutation (``x[perm]``) or call
+    ``.copy()`` before changing them.
     """
-    train, test = _load_cached(mnist_dir(data_dir), download)
+    train, test = _load_cached(mnist_dir(data_dir), download, download_deadline, download_max_bytes)
     return train, test

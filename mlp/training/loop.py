@@ -7,15 +7,15 @@ over the shuffled training set in such steps.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlp.nn.inputs import as_batch
+from mlp.nn.inputs import as_batch, as_int
 from mlp.nn.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
 from mlp.nn.network import Sequential
 from mlp.nn.optimizers import Optimizer
@@ -23,6 +23,10 @@ from mlp.training.progress import ProgressBar
 from mlp.training.threads import best_thread_count
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite: the steps were too large and the weights blew up."""
 
 
 @dataclass
@@ -41,9 +45,6 @@ class History:
     @property
     def epochs(self) -> int:
         return len(self.train_loss)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
 
     def plot(self, title: str = "Training history"):  # -> matplotlib Figure
         """Loss and accuracy per epoch, training against validation."""
@@ -67,16 +68,26 @@ class History:
 
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``, in inference mode."""
+    batch, labels = checked_data(model, x, y, "evaluate")
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    losses, correct = 0.0, 0
+    for i in range(0, len(batch), batch_size):
+        logits = model.infer(batch[i : i + batch_size])
+        target = labels[i : i + batch_size]
+        losses -= log_softmax(logits)[np.arange(len(target)), target].sum()
+        correct += int(np.sum(logits.argmax(axis=1) == target))
+    return float(losses / len(batch)), correct / len(batch)
+
+
+def checked_data(model: Sequential, x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as a batch of the model's dtype and class ids, or a ``ValueError`` saying what is wrong."""
     batch, _ = as_batch(x, model.n_inputs, model.dtype)
     labels = as_class_indices(y, model.n_classes)
-    losses, correct = 0.0, 0
-    with model.mode(training=False):
-        for i in range(0, len(batch), batch_size):
-            logits = model.forward(batch[i : i + batch_size])
-            target = labels[i : i + batch_size]
-            losses -= log_softmax(logits)[np.arange(len(target)), target].sum()
-            correct += int(np.sum(logits.argmax(axis=1) == target))
-    return float(losses / len(batch)), correct / len(batch)
+    if len(batch) != len(labels):
+        raise ValueError(f"{what}: {len(batch)} inputs but {len(labels)} labels")
+    if len(batch) == 0:
+        raise ValueError(f"{what}: the data is empty (0 samples)")
+    return batch, labels
 
 
 def train_step(
@@ -125,16 +136,18 @@ def fit(
       on a tie: it has trained longer, on smaller steps). The test set is
       never the one to choose with: that would make its figure optimistic.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"need epochs >= 1 and batch_size >= 1, got {epochs} and {batch_size}")
+    epochs, batch_size = as_int(epochs, "epochs", minimum=1), as_int(batch_size, "batch_size", minimum=1)
+    if threads is not None:
+        threads = as_int(threads, "threads", minimum=1)
     if (stop_at_accuracy is not None or restore_best) and validation_data is None:
         raise ValueError(
             "stop_at_accuracy and restore_best choose by validation accuracy: pass validation_data"
         )
-    x, _ = as_batch(x, model.n_inputs, model.dtype)
-    y = as_class_indices(y, model.n_classes)
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+    x, y = checked_data(model, x, y, "fit")
+    if validation_data is not None:
+        if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
+            raise ValueError("validation_data must be a pair (x_val, y_val)")
+        checked_data(model, *validation_data, "validation_data")  # now, not after an epoch of training
     sizes = (*tuple(p.value.shape[0] for p in model.parameters() if p.value.ndim == 2), model.n_classes)
     history = History(threads=threads or best_thread_count(sizes, batch_size, str(model.dtype)))
     rng = np.random.default_rng(seed)
@@ -142,6 +155,7 @@ def fit(
     steps_per_epoch = -(-len(x) // batch_size)
     total_steps = epochs * steps_per_epoch
     best_weights, best_accuracy = None, -1.0
+    weights_before = copy_weights(model)  # put back if training diverges
 
     with threadpool_limits(limits=history.threads, user_api="blas"), model.mode(training=True):
         for epoch in range(epochs):
@@ -154,10 +168,17 @@ def fit(
                 xb = x[idx] if augment is None else augment(x[idx], rng)
                 done = (epoch * steps_per_epoch + step) / total_steps
                 value, logits = train_step(model, loss, optimizer, xb, y[idx], done)
+                if not math.isfinite(value):
+                    where = f"epoch {epoch + 1}, step {step + 1}/{steps_per_epoch}"
+                    raise diverged(model, weights_before, f"the loss became {value} at {where}")
                 loss_sum += value * len(idx)
                 correct += int(np.sum(logits.argmax(axis=1) == y[idx]))
                 if bar:
                     bar.update(step + 1, f"loss {loss_sum / min(len(x), (step + 1) * batch_size):.4f}")
+            if not all(np.isfinite(p.value).all() for p in model.parameters()):  # the last step's update
+                raise diverged(
+                    model, weights_before, f"the weights became NaN or infinite in epoch {epoch + 1}"
+                )
             history.learning_rate.append(optimizer.learning_rate(done))
             history.train_loss.append(loss_sum / len(x))
             history.train_accuracy.append(correct / len(x))
@@ -173,7 +194,7 @@ def fit(
                 if val_accuracy >= best_accuracy:
                     best_accuracy, history.best_epoch = val_accuracy, epoch + 1
                     if restore_best:
-                        best_weights = [p.value.copy() for p in model.parameters()]
+                        best_weights = copy_weights(model)
             history.seconds.append(time.perf_counter() - start)
             if bar:
                 bar.close(f"{summary} · {history.seconds[-1]:.1f} s")
@@ -181,6 +202,24 @@ def fit(
                 break
 
     if best_weights is not None:
-        for p, best in zip(model.parameters(), best_weights):
-            p.value[...] = best
+        set_weights(model, best_weights)
     return history
+
+
+def diverged(model: Sequential, weights_before: list[np.ndarray], what: str) -> TrainingDivergedError:
+    """Put the weights back as ``fit`` found them, and say what happened and what to do."""
+    set_weights(model, weights_before)
+    return TrainingDivergedError(
+        f"training diverged: {what}. The steps are too large: lower the learning rate. "
+        "(The model's weights are back to what they were before fit.)"
+    )
+
+
+def copy_weights(model: Sequential) -> list[np.ndarray]:
+    return [p.value.copy() for p in model.parameters()]
+
+
+def set_weights(model: Sequential, weights: list[np.ndarray]) -> None:
+    """Write ``weights`` into the model's parameter arrays (in place: optimizers keep their state)."""
+    for p, w in zip(model.parameters(), weights, strict=True):
+        p.value[...] = w

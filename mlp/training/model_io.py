@@ -1,36 +1,50 @@
 """Model files: one ``.npz`` with the architecture, the weights and where they came from.
 
 No pickle: a pickled model runs arbitrary code when loaded, so a model file
-downloaded from a stranger would be a program. An ``.npz`` holds only
-arrays; we load it with ``allow_pickle=False`` and describe the architecture
-and metadata as JSON text. Every load is validated (layer types, shapes,
-dtypes, finite values, a SHA-256 of the weights), so a wrong, truncated or
-tampered file gives a clear error instead of a network that answers nonsense.
+downloaded from a stranger would be a program. An ``.npz`` is a zip archive
+of ``.npy`` arrays; we read it with ``allow_pickle=False`` and describe the
+architecture and metadata as JSON text. A file is checked before anything
+large is allocated: the size of every array is read from its header and
+compared with what the architecture declares, within a budget, so a 5 KB
+file that claims a billion weights is refused in microseconds. Then come the
+dtypes, finite values and a SHA-256 of the weights, so that a wrong,
+truncated or tampered file gives a clear error instead of a network that
+answers nonsense.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlp._version import __version__
-from mlp.nn.layers import LAYER_TYPES, Layer
+from mlp.nn.layers import LAYER_TYPES
 from mlp.nn.network import Sequential
+from mlp.training.locations import MODEL_NAME, shipped_data_dirs
 
 FORMAT = "mlp-npz"
 FORMAT_VERSION = 1
-MAX_WIDTH = 65_536  # refuse to allocate absurd layers described by a damaged file
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "data" / "mlp-mnist.npz"
+MODEL_ENV = "MLP_MODEL"  # a model file to load instead of the shipped one
+MAX_WIDTH = 65_536  # units in a layer
+MAX_PARAMETERS = 20_000_000  # in all: 80 MB of float32, 85 times the shipped model
+MAX_TEXT_CHARS = 1_000_000  # each of the architecture and the metadata
+TEXT_ENTRIES = ("format", "format_version", "architecture", "metadata", "weights_sha256")
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason."""
+
+
+Fail = Callable[[str], ModelFileError]  # builds the error for one file, given the reason
 
 
 def weights_digest(arrays: list[np.ndarray]) -> str:
@@ -42,15 +56,48 @@ def weights_digest(arrays: list[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def shipped_model_path() -> Path | None:
+    """The course's trained model: the checkout's ``data/``, else the copy installed with the package."""
+    for folder in shipped_data_dirs():
+        if (folder / MODEL_NAME).is_file():
+            return folder / MODEL_NAME
+    return None
+
+
+def default_model_path() -> Path:
+    """What ``load_model()`` loads: ``$MLP_MODEL`` if set, else the shipped model."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    path = shipped_model_path()
+    if path is None:
+        raise FileNotFoundError(
+            f"no shipped model found: it is data/{MODEL_NAME} in a checkout of the course and "
+            f"<prefix>/share/mlp-from-scratch/{MODEL_NAME} in an installed wheel. Pass a path, set "
+            f"${MODEL_ENV} to a model file, or train one with `python -m mlp train`"
+        )
+    return path
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_MODEL_PATH":  # looked up when asked for, so that importing costs nothing
+        return shipped_model_path()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     """Write ``model`` to ``path`` (``.npz``); ``metadata`` joins ``model.metadata``.
 
     The file is written beside its destination and renamed into place, so an
-    interrupted save never leaves half a model where a good one was.
+    interrupted save never leaves half a model where a good one was. Weights
+    that are NaN or infinite are refused: such a model cannot predict anything.
     """
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"model files end in .npz, got {path.name!r}")
+    for i, layer in enumerate(model.layers):
+        for p in layer.parameters():
+            if not np.isfinite(p.value).all():
+                raise ValueError(f"layers[{i}].{p.name} holds NaN or infinite values: not saving {path}")
     weights = [p.value for p in model.parameters()]
     info = {**model.metadata, **metadata, "mlp_version": __version__}
     arrays = {
@@ -73,62 +120,163 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
 
 
 def load_model(path: str | Path | None = None) -> Sequential:
-    """Load a model saved by ``save``; with no path, the course's shipped model."""
-    path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+    """Load a model saved by ``save_model``; with no path, ``$MLP_MODEL`` or the shipped model."""
+    path = Path(path) if path is not None else default_model_path()
     if not path.is_file():
-        hint = " (train it with `python -m mlp train`)" if path == DEFAULT_MODEL_PATH else ""
+        hint = " (train one with `python -m mlp train`)" if path.suffix == ".npz" else ""
         raise FileNotFoundError(f"no model file at {path}{hint}")
 
     def fail(reason: str) -> ModelFileError:
         return ModelFileError(f"{path} is not a usable model file: {reason}")
 
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
-        raise fail(f"cannot read it as .npz ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
+        with zipfile.ZipFile(_checked_archive(path, fail)) as archive:
+            headers = _array_headers(archive, fail)
+            text = {key: _read(archive, key) for key in TEXT_ENTRIES}
+            architecture, metadata = _description(text, fail)
+            shapes = _parameter_shapes(architecture, fail)
+            _check_weight_headers(headers, shapes, fail)
+            weights = [_read(archive, f"param_{i}") for i in range(len(shapes))]
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+        if isinstance(e, ModelFileError):
+            raise
+        raise fail(f"it is truncated or corrupt ({type(e).__name__}: {e})") from e
 
-    for key in ("format", "format_version", "architecture", "metadata", "weights_sha256"):
-        if key not in arrays:
-            raise fail(f"the entry {key!r} is missing")
-    if str(arrays["format"]) != FORMAT or int(arrays["format_version"]) != FORMAT_VERSION:
-        raise fail(
-            f"format {arrays['format']} v{arrays['format_version']}, expected {FORMAT} v{FORMAT_VERSION}"
-        )
-    try:
-        architecture = json.loads(str(arrays["architecture"]))
-        metadata = json.loads(str(arrays["metadata"]))
-        layers = [_layer_from_config(config) for config in architecture]
-        model = Sequential(layers, metadata)
-    except (json.JSONDecodeError, TypeError, ValueError, KeyError) as e:
-        raise fail(f"its architecture is invalid ({e})") from e
-
-    params = model.parameters()
-    weights = [arrays.get(f"param_{i}") for i in range(len(params))]
-    if any(w is None for w in weights) or len(arrays) != 5 + len(params):
-        raise fail(f"the architecture needs {len(params)} weight arrays, the file has {len(arrays) - 5}")
-    dtypes = {w.dtype for w in weights}
-    if len(dtypes) != 1 or not dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
-        raise fail(f"weights must all be float32 or all float64, found {sorted(map(str, dtypes))}")
-    for i, (p, w) in enumerate(zip(params, weights)):
-        if w.shape != p.value.shape:
-            raise fail(f"param_{i} ({p.name}) has shape {w.shape}, the architecture needs {p.value.shape}")
+    for i, w in enumerate(weights):
         if not np.isfinite(w).all():
-            raise fail(f"param_{i} ({p.name}) contains NaN or infinite values")
-    if weights_digest(weights) != str(arrays["weights_sha256"]):
+            raise fail(f"param_{i} contains NaN or infinite values")
+    if weights_digest(weights) != text["weights_sha256"]:
         raise fail("the weights do not match their SHA-256: the file was modified after saving")
-    for p, w in zip(params, weights):
-        p.value = w
-        p.grad = np.zeros_like(w)
+    try:  # every size is known to fit by now, so building the layers allocates nothing unexpected
+        model = Sequential(
+            [LAYER_TYPES[config["type"]].from_config(config) for config in architecture], metadata
+        )
+    except (TypeError, ValueError) as e:
+        raise fail(f"its architecture is invalid ({e})") from e
+    for p, w in zip(model.parameters(), weights, strict=True):
+        p.value, p.grad = w, np.zeros_like(w)
     return model
 
 
-def _layer_from_config(config: dict[str, Any]) -> Layer:
-    if not isinstance(config, dict) or config.get("type") not in LAYER_TYPES:
-        raise ValueError(f"unknown layer {config!r}; known types: {sorted(LAYER_TYPES)}")
-    for key in ("n_in", "n_out"):
-        if key in config and not (isinstance(config[key], int) and 0 < config[key] <= MAX_WIDTH):
-            raise ValueError(
-                f"{config['type']}.{key} must be an integer in 1..{MAX_WIDTH}, got {config[key]!r}"
+def _checked_archive(path: Path, fail: Fail) -> Path:
+    """``path`` if it starts like a zip archive; otherwise say what it is instead."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise fail(f"cannot read it ({e.strerror or e})") from e
+    if head.startswith(b"\x93NUMPY"):
+        raise fail("it is a single .npy array (np.save), not an .npz archive written by mlp.save_model")
+    if not head.startswith(b"PK"):
+        raise fail(f"it is not an .npz (zip) archive: it starts with the bytes {head.hex(' ') or 'nothing'}")
+    return path
+
+
+def _array_headers(archive: zipfile.ZipFile, fail: Fail) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, read from the ``.npy`` headers alone: no data is decompressed."""
+    headers = {}
+    for info in archive.infolist():
+        key = info.filename.removesuffix(".npy")
+        if not info.filename.endswith(".npy") or not (key in TEXT_ENTRIES or key.startswith("param_")):
+            raise fail(f"unexpected entry {info.filename!r}")
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0)):
+                raise fail(f"{info.filename} is a .npy of version {version}, not 1.0 or 2.0")
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
             )
-    return LAYER_TYPES[config["type"]].from_config(config)
+            shape, _, dtype = read_header(member)
+            data_bytes = info.file_size - member.tell()
+        if dtype.hasobject:
+            raise fail(f"{info.filename} holds Python objects, which would need pickle: refused")
+        if int(np.prod(shape, dtype=object)) * dtype.itemsize != data_bytes:
+            raise fail(f"{info.filename} declares {shape} of {dtype} but holds {data_bytes} bytes")
+        headers[key] = (tuple(shape), dtype)
+    missing = [key for key in TEXT_ENTRIES if key not in headers]
+    if missing:
+        raise fail(f"the entry {missing[0]!r} is missing")
+    for key in TEXT_ENTRIES:
+        shape, dtype = headers[key]
+        if shape != () or dtype.kind not in "Ui" or dtype.itemsize > 4 * MAX_TEXT_CHARS:
+            raise fail(f"the entry {key!r} should be one short string or number, it is {shape} of {dtype}")
+    return headers
+
+
+def _read(archive: zipfile.ZipFile, key: str) -> Any:
+    with archive.open(f"{key}.npy") as member:
+        array = np.lib.format.read_array(member, allow_pickle=False)
+    return array[()] if array.shape == () and array.dtype.kind in "US" else array
+
+
+def _description(text: dict[str, Any], fail: Fail) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The architecture and metadata, after checking the format they are written in."""
+    if str(text["format"]) != FORMAT:
+        raise fail(f"its format is {str(text['format'])!r}, not {FORMAT!r}")
+    version = text["format_version"]
+    if not (isinstance(version, np.ndarray) and version.dtype.kind == "i" and int(version) == FORMAT_VERSION):
+        raise fail(
+            f"it is format version {version}; this mlp reads version {FORMAT_VERSION} "
+            "(a newer mlp may have written it: upgrade, or save the model again with this one)"
+        )
+    parsed = []
+    for key, kind in (("architecture", list), ("metadata", dict)):
+        try:
+            value = json.loads(str(text[key]))
+        except json.JSONDecodeError as e:
+            raise fail(f"its {key} is not valid JSON ({e})") from e
+        if not isinstance(value, kind):
+            raise fail(f"its {key} should be a JSON {'list' if kind is list else 'object'}")
+        parsed.append(value)
+    return parsed[0], parsed[1]
+
+
+def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ...]]:
+    """The parameter shapes the architecture declares, checked against the budget, without building it."""
+    shapes: list[tuple[int, ...]] = []
+    for i, config in enumerate(architecture):
+        problem = _config_problem(config)
+        if problem:
+            raise fail(f"its architecture is invalid: layer {i} {problem}")
+        shapes += LAYER_TYPES[config["type"]].parameter_shapes(config)
+    declared = sum(int(np.prod(shape, dtype=object)) for shape in shapes)
+    if declared > MAX_PARAMETERS:
+        raise fail(
+            f"its architecture declares {declared:,} parameters, more than the limit of {MAX_PARAMETERS:,}"
+        )
+    return shapes
+
+
+def _config_problem(config: Any) -> str | None:
+    """What is wrong with one layer's configuration, or ``None``."""
+    if not isinstance(config, dict) or config.get("type") not in LAYER_TYPES:
+        return f"is {config!r}; the known types are {sorted(LAYER_TYPES)}"
+    options = inspect.signature(LAYER_TYPES[config["type"]].__init__).parameters
+    unknown = sorted(set(config) - {"type"} - set(options))
+    if unknown:
+        return f"({config['type']}) has unknown options {unknown}"
+    for key in ("n_in", "n_out"):
+        value = config.get(key)
+        if key in options and not (
+            isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_WIDTH
+        ):
+            return f"({config['type']}): {key} must be an integer in 1..{MAX_WIDTH}, got {value!r}"
+    return None
+
+
+def _check_weight_headers(
+    headers: dict[str, tuple[tuple[int, ...], np.dtype]], shapes: list[tuple[int, ...]], fail: Fail
+) -> None:
+    """Each stored weight array has the shape the architecture needs, and all share a float dtype."""
+    stored = [key for key in headers if key.startswith("param_")]
+    expected = [f"param_{i}" for i in range(len(shapes))]
+    if sorted(stored) != sorted(expected):
+        raise fail(f"the architecture needs {len(shapes)} weight arrays, the file has {len(stored)}")
+    for key, shape in zip(expected, shapes):
+        if headers[key][0] != shape:
+            raise fail(f"{key} has shape {headers[key][0]}, the architecture needs {shape}")
+    dtypes = {headers[key][1] for key in expected}
+    if len(dtypes) > 1 or not dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
+        raise fail(f"weights must all be float32 or all float64, found {sorted(map(str, dtypes))}")
