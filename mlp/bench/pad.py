@@ -34,13 +34,14 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw
 
-import mlp
 from mlp.bench.speed import describe, machine_info
 from mlp.bench.teach import twenty_drawings
+from mlp.nn.network import Sequential
 from mlp.pad import canvas, frontend, teach
 from mlp.pad.preprocess import MAX_DECODED_BYTES
 from mlp.pad.widget import DigitPad
 from mlp.training.fine_tune import fine_tune
+from mlp.training.model_io import load_model
 
 # Decodes one image file in a fresh process; prints seconds, peak RSS growth (MB) and the outcome.
 # The peak is Linux's VmHWM: ru_maxrss would count the parent's peak, which survives fork and exec.
@@ -88,7 +89,7 @@ def rate(events: int, action: Callable[[], object]) -> str:
     return f"{events / timed(action):,.0f} events/s"
 
 
-def measure_teaching(model: mlp.Sequential, runs: int) -> list[str]:
+def measure_teaching(model: Sequential, runs: int) -> list[str]:
     pad = DigitPad(model=model, min_interval=0)
     drawings = twenty_drawings()
     first = None
@@ -120,7 +121,7 @@ def measure_teaching(model: mlp.Sequential, runs: int) -> list[str]:
     ]
 
 
-def measure_while_teaching(model: mlp.Sequential) -> list[str]:
+def measure_while_teaching(model: Sequential) -> list[str]:
     """Pointer events handled while a teaching runs: the pad stays responsive."""
     pad = DigitPad(model=model, min_interval=0)
     for drawing, label in twenty_drawings()[:5]:
@@ -144,7 +145,7 @@ def measure_while_teaching(model: mlp.Sequential) -> list[str]:
     ]
 
 
-def measure_hostile_input(model: mlp.Sequential) -> list[str]:
+def measure_hostile_input(model: Sequential) -> list[str]:
     pad = DigitPad(model=model)  # throttled live reading, as in the dashboard
     # Circles scribbled for minutes: 96,000 moves of 2.5 canvas pixels each.
     n, step, radius = 96_000, 2.5, 200
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="teaching runs (default 7)")
     args = parser.parse_args(argv)
     print(describe(machine_info()))
-    model = mlp.load_model()
+    model = load_model()
     frontend_log = frontend.log.disabled
     frontend.log.disabled = True  # the floods of malformed messages would fill the terminal
     try:

@@ -36,12 +36,13 @@ import tracemalloc
 
 import numpy as np
 
-import mlp
 from mlp.bench.speed import describe, machine_info, other_load
+from mlp.nn.network import Sequential
 from mlp.pad.styles import STYLES, UNUSUAL, draw_many, render, strokes
 from mlp.training import replay as replay_module
+from mlp.training.data import load_mnist
 from mlp.training.fine_tune import STEPS, fine_tune
-from mlp.training.model_io import weights_digest
+from mlp.training.model_io import load_model, weights_digest
 from mlp.training.replay import mnist_replay
 
 LEARN_TARGET_SECONDS = 2.0
@@ -85,7 +86,7 @@ def twenty_examples() -> tuple[np.ndarray, np.ndarray]:
     return np.stack([render(d) for d, _ in drawings]), np.array([label for _, label in drawings])
 
 
-def pad_learn(model: mlp.Sequential, runs: int) -> list[float] | None:
+def pad_learn(model: Sequential, runs: int) -> list[float] | None:
     """Seconds of ``DigitPad.learn()`` with the 20 drawings as examples, or ``None`` if this pad cannot learn.
 
     Each run starts from the shipped model (``reset_model``), draws and
@@ -119,7 +120,7 @@ def pad_learn(model: mlp.Sequential, runs: int) -> list[float] | None:
     return seconds
 
 
-def measure_learn_time(model: mlp.Sequential, runs: int) -> list[str]:
+def measure_learn_time(model: Sequential, runs: int) -> list[str]:
     x, y = twenty_examples()
     replay = mnist_replay()
     load: list[float] = []
@@ -142,7 +143,7 @@ def measure_learn_time(model: mlp.Sequential, runs: int) -> list[str]:
     ]
 
 
-def measure_inference(model: mlp.Sequential, tuned: mlp.Sequential) -> list[str]:
+def measure_inference(model: Sequential, tuned: Sequential) -> list[str]:
     x, _ = draw_many("zero", 1, seed=TEST_SEED)
     times = {}
     for name, network in (("shipped", model), ("taught", tuned)):
@@ -158,7 +159,7 @@ def measure_inference(model: mlp.Sequential, tuned: mlp.Sequential) -> list[str]
     ]
 
 
-def measure_learning(model: mlp.Sequential, x_test: np.ndarray, y_test: np.ndarray) -> list[str]:
+def measure_learning(model: Sequential, x_test: np.ndarray, y_test: np.ndarray) -> list[str]:
     replay = mnist_replay()
     x_new, y_new = draw_many("slashed_zero", 5, seed=TEACH_SEED)
     x_read, y_read = draw_many("slashed_zero", 100, seed=TEST_SEED)
@@ -196,7 +197,7 @@ def measure_learning(model: mlp.Sequential, x_test: np.ndarray, y_test: np.ndarr
     return lines
 
 
-def measure_determinism(model: mlp.Sequential) -> list[str]:
+def measure_determinism(model: Sequential) -> list[str]:
     x, y = twenty_examples()
     replay = mnist_replay()
     digests = [
@@ -218,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     print(describe(machine_info()))
     lines = measure_replay()
-    model = mlp.load_model()
-    _, (x_test, y_test) = mlp.load_mnist()
+    model = load_model()
+    _, (x_test, y_test) = load_mnist()
     lines += measure_learn_time(model, args.runs)
     lines += measure_inference(model, fine_tune(model, *twenty_examples(), replay=mnist_replay()))
     lines += measure_learning(model, x_test, y_test)
