@@ -40,7 +40,7 @@ from mlp.bench.speed import describe, machine_info, other_load
 from mlp.nn.network import Sequential
 from mlp.pad.styles import STYLES, UNUSUAL, draw_many, render, strokes
 from mlp.training import replay as replay_module
-from mlp.training.data import load_mnist
+from mlp.training.data import load_mnist, mnist_dir
 from mlp.training.fine_tune import STEPS, fine_tune
 from mlp.training.model_io import load_model, weights_digest
 from mlp.training.replay import mnist_replay
@@ -62,7 +62,7 @@ def measure_replay() -> list[str]:
     x, _ = mnist_replay()
     seconds = time.perf_counter() - start
     tracemalloc.start()
-    replay_module._replay_cached.__wrapped__(len(x), 0, mlp.training.data.mnist_dir())
+    replay_module._replay_cached.__wrapped__(len(x), 0, mnist_dir())
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
     return [
