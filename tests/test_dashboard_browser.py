@@ -38,7 +38,7 @@ FOUR = [[(100, 50), (80, 160), (200, 160)], [(170, 90), (165, 240)]]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[VoilaServer]:
-    with VoilaServer(test_mode=True) as server:
+    with VoilaServer() as server:
         yield server
 
 
@@ -57,7 +57,7 @@ def open_dashboard(browser: Browser, server: VoilaServer, kernel_ids: list[str] 
         page.on(
             "websocket", lambda ws: kernel_ids.extend(re.findall(r"/api/kernels/([\w-]+)/channels", ws.url))
         )
-    page.goto(server.url)
+    page.goto(server.page_url)
     expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
     # Polled on a timer: animation frames, the default, pause in background tabs.
     page.wait_for_function(PAINTED, timeout=TIMEOUT_MS, polling=100)

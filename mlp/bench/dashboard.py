@@ -134,7 +134,7 @@ def open_page(browser, server: VoilaServer, kernel_ids: list[str], wait: bool = 
     """A new page on the dashboard; its kernel's id joins ``kernel_ids`` (read from its websocket URL)."""
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     page.on("websocket", lambda ws: kernel_ids.extend(re.findall(r"/api/kernels/([\w-]+)/channels", ws.url)))
-    page.goto(server.url, wait_until="commit", timeout=TIMEOUT_MS)
+    page.goto(server.page_url, wait_until="commit", timeout=TIMEOUT_MS)
     if wait:
         page.wait_for_function(PAINTED_AT, timeout=TIMEOUT_MS)  # polled at every animation frame
     return page
@@ -150,7 +150,7 @@ def bench_browser(browser, pages: int, strokes: int, loads: int) -> dict[str, An
     from playwright.sync_api import expect
 
     results: dict[str, Any] = {}
-    with VoilaServer(test_mode=True) as server:
+    with VoilaServer() as server:
         # Page open -> drawable canvas, each load a fresh page with a fresh kernel.
         drawable = []
         for _ in range(loads):
@@ -172,7 +172,7 @@ def bench_browser(browser, pages: int, strokes: int, loads: int) -> dict[str, An
         results["pointer-up -> answer shown"] = summary(page.evaluate("window.__latencies"))
         leave(page)
 
-    with VoilaServer(test_mode=True) as server:
+    with VoilaServer() as server:
         idle_rss, idle_processes = server.memory()
         kernel_ids: list[str] = []
         start = time.perf_counter()
@@ -215,9 +215,9 @@ def screenshot(browser, path: str) -> None:
     """The dashboard with a hand-drawn 3, at twice the CSS resolution, from the title to the widget's end."""
     from playwright.sync_api import expect
 
-    with VoilaServer(test_mode=True) as server:
+    with VoilaServer() as server:
         page = browser.new_page(viewport={"width": 1000, "height": 900}, device_scale_factor=2)
-        page.goto(server.url, timeout=TIMEOUT_MS)
+        page.goto(server.page_url, timeout=TIMEOUT_MS)
         page.wait_for_function(PAINTED, timeout=TIMEOUT_MS)
         draw_css(page, THREE_CSS)
         expect(page.locator(".dp-result")).to_have_attribute("data-strokes", "1")
