@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlp.bench.voila_server import CHROMIUM_FLAGS, PAINTED, DashboardServer
+from mlp.bench.voila_server import CHROMIUM_FLAGS, DashboardServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -24,6 +24,28 @@ TIMEOUT_MS = 120_000  # a page starts a kernel and runs the notebook: seconds, a
 KERNEL_CHANNELS = re.compile(r"/api/kernels/([\w-]+)/channels")
 # A "1" in CSS pixels on the 280 × 280 pad: what the tests and benchmarks draw.
 ONE = [(145, 50), (140, 110), (137, 170), (135, 235)]
+# PAINTED, stamping window.__paintedAt when it first holds, on the page's clock (0 at navigation).
+PAINTED_AT = """() => {
+    const canvas = document.querySelector("canvas.dp-canvas");
+    const painted = canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
+    if (painted && window.__paintedAt === undefined) window.__paintedAt = performance.now();
+    return painted;
+}"""
+# Stamps the moment the mouse is released (capture phase: before the canvas hears of it) and the
+# moment the answer for the finished stroke enters the page (the screen shows it at the next frame,
+# within 17 ms): window.__latencies, in milliseconds, one per stroke drawn after a Clear.
+LATENCY_PROBE = """() => {
+    window.__up = null;
+    window.__latencies = [];
+    document.addEventListener("mouseup", () => { window.__up = performance.now(); }, true);
+    new MutationObserver(() => {
+        const result = document.querySelector(".dp-result");
+        if (window.__up !== null && result && result.dataset.strokes === "1") {
+            window.__latencies.push(performance.now() - window.__up);
+            window.__up = null;
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -38,10 +60,14 @@ def record_kernels(page: Page, kernel_ids: list[str]) -> None:
     page.on("websocket", lambda ws: kernel_ids.extend(KERNEL_CHANNELS.findall(ws.url)))
 
 
-def wait_drawable(page: Page, timeout_ms: float = TIMEOUT_MS) -> None:
-    """Wait until the pad is painted, which it is once the page's kernel is connected."""
-    # Polled on a timer: animation frames, the default, pause in background tabs.
-    page.wait_for_function(PAINTED, timeout=timeout_ms, polling=100)
+def wait_drawable(page: Page, timeout_ms: float = TIMEOUT_MS, polling: float | str = 100) -> float:
+    """Wait until the pad is painted (its kernel is connected); return when, in ms after navigation.
+
+    Polled every 100 ms by default, as animation frames (``polling="raf"``, exact to a frame) do not
+    run in background tabs.
+    """
+    page.wait_for_function(PAINTED_AT, timeout=timeout_ms, polling=polling)
+    return page.evaluate("window.__paintedAt")
 
 
 def open_dashboard(
