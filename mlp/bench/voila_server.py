@@ -8,8 +8,9 @@ server. Two kinds, as users run them:
   from the repository's root, so that it reads the same ``voila.json``;
 * ``JupyterServer``: ``jupyter lab`` (or ``jupyter server``), which serves the
   dashboard at ``/voila/render/notebooks/10_draw_a_digit.ipynb`` as JupyterLab's
-  "Open with Voilà" and Binder do, reading the Jupyter server configuration
-  that ``pip install`` put into the environment; with a token, as always.
+  "Open with Voilà" and Binder do, started as the README tells a teacher to
+  start it (``JUPYTER_CONFIG_PATH=$PWD jupyter lab``, so that it reads
+  ``jupyter_server_config.json``), with a token, as always.
 
 What is measured is what users get: every check (XSRF, the token) stays on.
 The only switches are the test's own, and none of them changes how a page is
@@ -112,6 +113,10 @@ class DashboardServer:
         """The command line that starts the server (``home``: the test's own directory)."""
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str]:
+        """Environment variables the server is started with, as a user starts it."""
+        return {}
+
     def start(self, timeout: float = 60) -> DashboardServer:
         """Start the server; return once it accepts connections.
 
@@ -123,6 +128,7 @@ class DashboardServer:
         for name in _ISOLATED_DIRS:
             (home / name).mkdir()
             env[name] = str(home / name)
+        env.update(self.environment())
         self.port = free_port()
         self._log = open(home / "server.log", "wb")  # noqa: SIM115 -- closed in stop()
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
@@ -268,6 +274,9 @@ class JupyterServer(DashboardServer):
 
     def _request(self, path: str) -> urllib.request.Request:
         return urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
+
+    def environment(self) -> dict[str, str]:
+        return {"JUPYTER_CONFIG_PATH": str(ROOT)}  # reads jupyter_server_config.json, as the README says
 
     def command(self, home: Path) -> list[str]:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
