@@ -1,16 +1,14 @@
-"""The dashboard as a visitor gets it: Voila serves notebook 08, headless Chromium draws on it.
+"""The dashboard as a visitor gets it: Voila serves notebook 10, headless Chromium draws on it.
 
-Skipped only on a machine without Chromium, and never in CI (where ``CI`` is
-set): there, a missing browser is a failure, not a reason to skip.
+The server runs as the README starts it (``voila.json``, every check on). Skipped
+only on a machine without Chromium, and never in CI (where ``CI`` is set):
+there, a missing browser is a failure, not a reason to skip.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import os
-import re
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -18,27 +16,35 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-CHROMIUM = shutil.which("chromium")
+from mlp.bench.pages import CHROMIUM, ONE, TIMEOUT_MS, draw, launch, leave, open_dashboard, wait_drawable
+
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
         "Chromium is not installed (apt-get install chromium); CI runs this test", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
 
-from mlp.bench.voila_server import CHROMIUM_FLAGS, PAINTED, VoilaServer  # noqa: E402
+from mlp.bench.voila_server import DashboardServer, JupyterServer, VoilaServer
 
-TIMEOUT_MS = 30_000  # a page starts a kernel and runs the notebook: a few seconds, more on a busy machine
+pytestmark = pytest.mark.browser
 
 # Strokes in CSS pixels on the 280 × 280 pad.
-ONE = [(145, 50), (135, 235)]
 ZERO = [(140 + 55 * np.sin(a), 140 - 85 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 25)]
 FOUR = [[(100, 50), (80, 160), (200, 160)], [(170, 90), (165, 240)]]
+RELEASED_WITHIN_S = 30  # the unload beacon frees a kernel in about a second; a busy machine is slower
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[VoilaServer]:
-    with VoilaServer(test_mode=True) as server:
+    with VoilaServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lab_server() -> Iterator[JupyterServer]:
+    """``jupyter lab``, serving the dashboard at /voila/render/… as "Open with Voilà" and Binder do."""
+    with JupyterServer() as server:
         yield server
 
 
@@ -46,22 +52,9 @@ def server() -> Iterator[VoilaServer]:
 def browser() -> Iterator[Browser]:
     assert CHROMIUM, "the browser test must run in CI: install Chromium (apt-get install chromium)"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
-
-
-def open_dashboard(browser: Browser, server: VoilaServer, kernel_ids: list[str] | None = None) -> Page:
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    if kernel_ids is not None:
-        page.on(
-            "websocket", lambda ws: kernel_ids.extend(re.findall(r"/api/kernels/([\w-]+)/channels", ws.url))
-        )
-    page.goto(server.url)
-    expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
-    # Polled on a timer: animation frames, the default, pause in background tabs.
-    page.wait_for_function(PAINTED, timeout=TIMEOUT_MS, polling=100)
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +70,6 @@ def dashboard(page: Page) -> Page:
     page.get_by_role("button", name="Clear").click()
     expect(page.locator(".dp-result")).to_have_attribute("data-state", "empty")
     return page
-
-
-def draw(page: Page, *strokes: list[tuple[float, float]]) -> None:
-    """Drag the mouse through each stroke's points; long segments get intermediate moves, as a hand makes."""
-    box = page.locator("canvas.dp-canvas").bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for (x0, y0), (x, y) in itertools.pairwise(stroke):
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=max(1, round(np.hypot(x - x0, y - y0) / 20)))
-        page.mouse.up()
 
 
 def expect_digit(page: Page, digit: str, strokes: int) -> None:
@@ -229,13 +211,67 @@ def test_a_file_too_large_for_the_pad_gets_a_message_and_the_pad_still_works(das
     assert not reconnections, "the upload went through the page's connection to its kernel, not over it"
 
 
-def test_closing_a_page_releases_its_kernel(browser, server):
+def wait_released(server: DashboardServer, kernel_id: str) -> bool:
+    deadline = time.monotonic() + RELEASED_WITHIN_S
+    while server.kernel_running(kernel_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not server.kernel_running(kernel_id)
+
+
+@pytest.mark.parametrize("kind", ["voila", "voila/render"])
+def test_closing_or_reloading_a_page_releases_its_kernel(request, browser, kind):
+    """The page's unload beacon passes the XSRF check (it did not: Voila issue #1458)."""
+    server = request.getfixturevalue("server" if kind == "voila" else "lab_server")
     kernel_ids: list[str] = []
     page = open_dashboard(browser, server, kernel_ids)
-    assert kernel_ids and server.kernel_running(kernel_ids[0])
-    page.goto("about:blank")  # navigating away: the page's "beforeunload" asks Voila to shut its kernel down
-    page.close()
-    deadline = time.monotonic() + 15
-    while server.kernel_running(kernel_ids[0]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not server.kernel_running(kernel_ids[0]), "Voila shuts a kernel down when its page goes away"
+    page.reload()  # a reload is a close and an open
+    wait_drawable(page)
+    first, second = kernel_ids
+    assert wait_released(server, first), "the reloaded page's old kernel is shut down"
+    assert server.kernel_running(second)
+    leave(page)
+    assert wait_released(server, second), "a closed page's kernel is shut down"
+
+
+# JavaScript: what the page shows of its icons and formulas. The icons are Font Awesome glyphs drawn
+# by a ::before; MathJax turns each formula into an <mjx-container>.
+RENDERED = """async () => {
+    await document.fonts.ready;
+    const icon = document.querySelector(".jupyter-button i.fa");
+    const glyph = icon === null ? null : getComputedStyle(icon, "::before");
+    return {
+        icon: glyph === null ? null : [glyph.content, glyph.fontFamily],
+        iconFontLoaded: document.fonts.check('900 16px "Font Awesome 5 Free"'),
+        formulas: document.querySelectorAll("mjx-container").length,
+        text: document.body.innerText,
+    };
+}"""
+
+
+@pytest.mark.parametrize("kind", ["voila", "voila/render"])
+def test_the_page_asks_nothing_of_the_internet_and_renders_everything(request, browser, kind):
+    """A workshop on weak wifi: every request goes to the local server; icons and formulas still render."""
+    server = request.getfixturevalue("server" if kind == "voila" else "lab_server")
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server.page_url)
+    wait_drawable(page)
+    expect(page.locator("mjx-container").first).to_be_attached(timeout=TIMEOUT_MS)
+    shown = page.evaluate(RENDERED)
+    leave(page)
+    outside = [url for url in requests if not url.startswith((server.url, "blob:", "data:"))]
+    assert not outside, f"the page asked outside the server for {outside}"
+    assert len(requests) > 20, "every request was recorded, the server's own included"
+    content, font = shown["icon"]
+    assert content not in ("none", "normal", '""') and "Font Awesome" in font, shown["icon"]
+    assert shown["iconFontLoaded"], "the icons' font came from the server"
+    assert shown["formulas"] >= 1 and "p_0" not in shown["text"], "formulas are typeset, not raw LaTeX"
+
+
+def test_visitors_see_what_is_meant_for_them(dashboard):
+    text = dashboard.locator("body").inner_text()
+    assert "Teach it your handwriting" in text
+    for meant_for_notebook_users in ("For those running this notebook", "voila notebooks/", "is read as"):
+        assert meant_for_notebook_users not in text
+    assert "Traceback" not in dashboard.content()

@@ -1,19 +1,24 @@
-"""A Voila server for the dashboard, on a free local port, for tests and benchmarks.
+"""The dashboard's server, started as a user starts it, on a free local port, for tests and benchmarks.
 
-Serving the notebook in a real browser is the only way to know that the
-dashboard works for a visitor, so the browser test and the benchmark both
-start one. This class keeps them honest and tidy: the server gets its own
-Jupyter directories (so no configuration of yours changes what is measured),
-it listens on 127.0.0.1 only, and ``stop()`` ends it and its kernels. It runs
-from the repository's root, as the README's ``voila notebooks/10_draw_a_digit.ipynb``
-does, so that it reads the same ``voila.json``: what is tested is what users get.
+Serving the notebook to a real browser is the only way to know that the
+dashboard works for a visitor, so the browser tests and the benchmarks start a
+server. Two kinds, as users run them:
 
-``test_mode=True`` disables Tornado's XSRF check. Only do that for a
-throw-away server on localhost: a page that closes sends a "shut down my
-kernel" beacon without an XSRF token, and we want that shutdown to happen so
-that we can check kernels are released. Tornado settings given on the command
-line replace those of ``voila.json`` instead of adding to them, so test mode
-passes both.
+* ``VoilaServer``: the README's ``voila notebooks/10_draw_a_digit.ipynb``, run
+  from the repository's root, so that it reads the same ``voila.json``;
+* ``JupyterServer``: ``jupyter lab`` (or ``jupyter server``), which serves the
+  dashboard at ``/voila/render/notebooks/10_draw_a_digit.ipynb`` as JupyterLab's
+  "Open with Voilà" and Binder do, started as the README tells a teacher to
+  start it (``JUPYTER_CONFIG_PATH=$PWD jupyter lab``, so that it reads
+  ``jupyter_server_config.json``), with a token, as always.
+
+What is measured is what users get: every check (XSRF, the token) stays on.
+The only switches are the test's own, and none of them changes how a page is
+served: the server listens on 127.0.0.1 at a free port, gets empty Jupyter
+directories of its own (so that no configuration in your home directory
+changes what is measured; the environment's configuration and templates still
+apply, as for a user), and ``--allow-root`` where tests run as root (Jupyter
+refuses to start as root otherwise). ``stop()`` ends the server and its kernels.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parents[2]  # where the README runs voila from
 NOTEBOOK = ROOT / "notebooks" / "10_draw_a_digit.ipynb"
@@ -52,11 +58,19 @@ PAINTED = """() => {
     const canvas = document.querySelector("canvas.dp-canvas");
     return canvas !== null && canvas.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255;
 }"""
+# Where Jupyter, IPython and Matplotlib look for a user's own settings: empty ones for the test.
+_ISOLATED_DIRS = (
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "IPYTHONDIR",
+    "MPLCONFIGDIR",
+)
 
 
-def voila_tornado_settings() -> dict:
-    """The Tornado settings that ``voila.json`` gives the dashboard's server."""
-    return json.loads(VOILA_CONFIG.read_text())["Voila"]["tornado_settings"]
+def voila_config() -> dict[str, Any]:
+    """The configuration that ``voila.json`` gives the dashboard's standalone server."""
+    return json.loads(VOILA_CONFIG.read_text())
 
 
 def free_port() -> int:
@@ -66,22 +80,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class VoilaServer:
-    """``voila NOTEBOOK`` as a child process; use it as a context manager.
+class DashboardServer:
+    """A server of the dashboard as a child process; use it as a context manager.
 
     >>> with VoilaServer() as server:          # doctest: +SKIP
-    ...     print(server.url)
+    ...     print(server.page_url)
     """
 
-    def __init__(
-        self, notebook: str | Path = NOTEBOOK, *, test_mode: bool = False, extra_args: tuple = ()
-    ) -> None:
+    def __init__(self, notebook: str | Path = NOTEBOOK, *, extra_args: tuple[str, ...] = ()) -> None:
         self.notebook = Path(notebook).resolve()
         if not self.notebook.is_file():
             raise FileNotFoundError(f"no notebook at {self.notebook}")
         if not self.notebook.is_relative_to(ROOT):
             raise ValueError(f"{self.notebook} is not in {ROOT}, where the server runs")
-        self.test_mode = test_mode
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
@@ -90,43 +101,39 @@ class VoilaServer:
 
     @property
     def url(self) -> str:
+        """The server's root URL."""
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self, timeout: float = 60) -> VoilaServer:
+    @property
+    def page_url(self) -> str:
+        """Where a visitor opens the dashboard."""
+        raise NotImplementedError
+
+    def command(self, home: Path) -> list[str]:
+        """The command line that starts the server (``home``: the test's own directory)."""
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables the server is started with, as a user starts it."""
+        return {}
+
+    def start(self, timeout: float = 60) -> DashboardServer:
         """Start the server; return once it accepts connections.
 
         We do not wait for a page: opening one would start a kernel.
         """
-        self._home = tempfile.TemporaryDirectory(prefix="voila-")
+        self._home = tempfile.TemporaryDirectory(prefix="dashboard-server-")
         home = Path(self._home.name)
         env = dict(os.environ)
-        for name in (
-            "JUPYTER_CONFIG_DIR",
-            "JUPYTER_DATA_DIR",
-            "JUPYTER_RUNTIME_DIR",
-            "IPYTHONDIR",
-            "MPLCONFIGDIR",
-        ):
+        for name in _ISOLATED_DIRS:
             (home / name).mkdir()
             env[name] = str(home / name)
+        env.update(self.environment())
         self.port = free_port()
-        settings = {**voila_tornado_settings(), "disable_check_xsrf": True} if self.test_mode else None
-        command = [
-            sys.executable,
-            "-m",
-            "voila",
-            str(self.notebook.relative_to(ROOT)),
-            "--no-browser",
-            f"--port={self.port}",
-            "--Voila.ip=127.0.0.1",
-            f"--Voila.connection_dir_root={home}",
-            *([f"--Voila.tornado_settings={settings!r}"] if settings else []),
-            *self.extra_args,
-        ]
-        self._log = open(home / "voila.log", "wb")  # noqa: SIM115 -- closed in stop()
+        self._log = open(home / "server.log", "wb")  # noqa: SIM115 -- closed in stop()
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
         self.process = subprocess.Popen(
-            command,
+            self.command(home),
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -143,39 +150,66 @@ class VoilaServer:
         code, log = self.process.poll(), self.log()
         self.stop()
         what = f"exited with code {code}" if code is not None else f"did not listen within {timeout} s"
-        raise RuntimeError(f"voila {what}; it printed:\n{log[-3000:]}")
+        raise RuntimeError(f"{type(self).__name__} {what}; it printed:\n{log[-3000:]}")
 
     def log(self) -> str:
         """What the server printed so far (for a failing test's message)."""
         if self._home is None:
             return ""
-        return (Path(self._home.name) / "voila.log").read_text(errors="replace")
+        return (Path(self._home.name) / "server.log").read_text(errors="replace")
+
+    def api(self, path: str, timeout: float = 10) -> Any:
+        """``GET`` the server's REST API at ``path`` (e.g. ``api/kernels/<id>``) and decode the JSON."""
+        with urllib.request.urlopen(self._request(path), timeout=timeout) as response:
+            return json.load(response)
+
+    def _request(self, path: str) -> urllib.request.Request:
+        return urllib.request.Request(self.url + path)
+
+    def kernel(self, kernel_id: str) -> dict[str, Any] | None:
+        """The server's model of the kernel ``kernel_id`` (``connections``, ``execution_state``…), or None."""
+        try:
+            return self.api(f"api/kernels/{kernel_id}")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
 
     def kernel_running(self, kernel_id: str) -> bool:
-        """Whether the server still runs the kernel ``kernel_id`` (asked through its REST API).
+        """Whether the server still runs the kernel ``kernel_id``.
 
         Voila answers ``GET /api/kernels/<id>`` but, unlike Jupyter, does not
         list its kernels; a page's kernel id is in the URL of its websocket.
         """
-        try:
-            with urllib.request.urlopen(f"{self.url}api/kernels/{kernel_id}", timeout=10) as response:
-                return json.load(response)["id"] == kernel_id
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return False
-            raise
+        return self.kernel(kernel_id) is not None
 
-    def memory(self) -> tuple[int, int]:
-        """``(bytes, processes)``: resident memory of the server and its kernels, and their number."""
+    def processes(self) -> list:
+        """The server's process and its kernels' (``psutil.Process``)."""
         import psutil  # a dependency of ipykernel, needed only here
 
         server = psutil.Process(self.process.pid)
-        processes = [server, *server.children(recursive=True)]
+        return [server, *server.children(recursive=True)]
+
+    def memory(self) -> tuple[int, int]:
+        """``(bytes, processes)``: resident memory of the server and its kernels, and their number."""
+        import psutil
+
+        processes = self.processes()
         rss = 0
         for p in processes:
             with contextlib.suppress(psutil.NoSuchProcess):  # a kernel that just ended
                 rss += p.memory_info().rss
         return rss, len(processes)
+
+    def kernel_processes(self) -> int:
+        """How many kernel processes the server has running now."""
+        import psutil
+
+        count = 0
+        for p in self.processes()[1:]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                count += any("ipykernel" in part for part in p.cmdline())
+        return count
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the server and the kernels it started; calling it again does nothing."""
@@ -194,11 +228,70 @@ class VoilaServer:
             self._home.cleanup()
             self._home = None
 
-    def __enter__(self) -> VoilaServer:
+    def __enter__(self) -> DashboardServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class VoilaServer(DashboardServer):
+    """``voila notebooks/10_draw_a_digit.ipynb`` from the repository's root, as the README runs it."""
+
+    @property
+    def page_url(self) -> str:
+        return self.url
+
+    def command(self, home: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            str(self.notebook.relative_to(ROOT)),
+            "--no-browser",
+            f"--port={self.port}",
+            "--Voila.ip=127.0.0.1",
+            f"--Voila.connection_dir_root={home}",
+            *self.extra_args,
+        ]
+
+
+class JupyterServer(DashboardServer):
+    """``jupyter lab`` (or ``app="server"``) from the repository's root, serving ``/voila/render/…``."""
+
+    def __init__(self, notebook: str | Path = NOTEBOOK, *, app: str = "lab", **kwargs: Any) -> None:
+        super().__init__(notebook, **kwargs)
+        if app not in ("lab", "server"):
+            raise ValueError(f"app is 'lab' or 'server', not {app!r}")
+        self.app = app
+        self.token = secrets.token_hex(16)
+
+    @property
+    def page_url(self) -> str:
+        """The dashboard as "Open with Voilà" and Binder open it, logged in with the token."""
+        path = self.notebook.relative_to(ROOT).as_posix()
+        return f"{self.url}voila/render/{path}?token={self.token}"
+
+    def _request(self, path: str) -> urllib.request.Request:
+        return urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
+
+    def environment(self) -> dict[str, str]:
+        return {"JUPYTER_CONFIG_PATH": str(ROOT)}  # reads jupyter_server_config.json, as the README says
+
+    def command(self, home: Path) -> list[str]:
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return [
+            sys.executable,
+            "-m",
+            "jupyter",
+            self.app,
+            "--no-browser",
+            f"--port={self.port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            *as_root,
+            *self.extra_args,
+        ]
 
 
 def _signal(process: subprocess.Popen, signum: int) -> None:

@@ -1,0 +1,118 @@
+"""A second client on a page's kernel websocket, for tests that send what no browser would.
+
+A browser page and this client can share one kernel: the kernel answers each
+on its own, and broadcasts what it publishes (iopub) to both. That is how the
+tests check that a crafted message cannot break a visitor's page, freeze the
+server, or send a traceback back down the websocket.
+
+``KernelSocket`` speaks the v1 protocol that pages speak (binary frames:
+a little-endian count of 8-byte offsets, then the channel, header, parent
+header, metadata and content) or, with ``protocol=None``, the legacy one
+(one JSON text frame per message), which ``voila.json`` makes the server refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from typing import Any
+
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+def v1_frame(channel: str, msg_type: str, content: dict[str, Any]) -> bytes:
+    """A v1 websocket frame, as a page sends it (``content`` may hold NaN: the kernel parses it)."""
+    header = {
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "username": "test",
+        "session": uuid.uuid4().hex,
+        "date": "",
+        "version": "5.3",
+    }
+    parts = [json.dumps(p).encode() for p in (header, {}, {}, content)]
+    channel_bytes = channel.encode()
+    offsets = [8 * (1 + 1 + len(parts) + 1)]
+    offsets.append(offsets[-1] + len(channel_bytes))
+    for part in parts:
+        offsets.append(offsets[-1] + len(part))
+    table = [len(offsets).to_bytes(8, "little"), *(o.to_bytes(8, "little") for o in offsets)]
+    return b"".join([*table, channel_bytes, *parts])
+
+
+def parse_v1_frame(frame: bytes) -> dict[str, Any]:
+    """The message in a v1 frame: its channel, header, parent header, metadata, content and buffers."""
+    count = int.from_bytes(frame[:8], "little")
+    offsets = [int.from_bytes(frame[8 * i : 8 * (i + 1)], "little") for i in range(1, count + 1)]
+    parts = [frame[a:b] for a, b in itertools.pairwise(offsets)]
+    message = dict(zip(("header", "parent_header", "metadata", "content"), map(json.loads, parts[1:5])))
+    return {"channel": parts[0].decode(), **message, "buffers": parts[5:]}
+
+
+class KernelSocket:
+    """``/api/kernels/<id>/channels`` of a running server, as a context manager inside ``asyncio``.
+
+    >>> async with KernelSocket(url) as ws:     # doctest: +SKIP
+    ...     await ws.send("shell", "comm_info_request", {"target_name": "jupyter.widget"})
+    """
+
+    def __init__(self, url: str, *, protocol: str | None = V1_PROTOCOL) -> None:
+        self.url = url
+        self.protocol = protocol
+        self.connection: WebSocketClientConnection | None = None
+        self.received: list[dict[str, Any] | bytes | str] = []
+
+    async def __aenter__(self) -> KernelSocket:
+        self.connection = await websocket_connect(
+            self.url, subprotocols=[self.protocol] if self.protocol else None
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.connection.close()
+
+    async def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> None:
+        """Send one message in the socket's protocol."""
+        if self.protocol is None:
+            await self.connection.write_message(_legacy_frame(channel, msg_type, content))
+        else:
+            await self.connection.write_message(v1_frame(channel, msg_type, content), binary=True)
+
+    async def send_frame(self, frame: bytes) -> None:
+        """Send raw bytes as one binary frame (a forged message)."""
+        await self.connection.write_message(frame, binary=True)
+
+    async def read(self, seconds: float) -> list[dict[str, Any] | bytes | str]:
+        """Every message that arrives within ``seconds``, decoded where possible, until the server closes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        got: list[dict[str, Any] | bytes | str] = []
+        while (left := deadline - loop.time()) > 0:
+            try:
+                frame = await asyncio.wait_for(self.connection.read_message(), left)
+            except TimeoutError:
+                break
+            if frame is None:  # the server closed the socket
+                break
+            got.append(_decode(frame))
+        self.received.extend(got)
+        return got
+
+
+def _legacy_frame(channel: str, msg_type: str, content: dict[str, Any]) -> str:
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "test", "session": "test"}
+    header |= {"date": "", "version": "5.3"}
+    return json.dumps(
+        {"channel": channel, "header": header, "parent_header": {}, "metadata": {}, "content": content}
+    )
+
+
+def _decode(frame: bytes | str) -> dict[str, Any] | bytes | str:
+    try:
+        return json.loads(frame) if isinstance(frame, str) else parse_v1_frame(frame)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return frame  # not a message we can read: kept as it came
