@@ -115,7 +115,8 @@ def test_upload_buttons_are_named_for_what_they_do(pad):
 
 
 def test_the_mouse_wheel_over_the_pad_scrolls_the_page_on_a_desktop(browser, server):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    # A window lower than the page, so that there is somewhere to scroll to.
+    context = browser.new_context(viewport={"width": 1100, "height": 560})
     try:
         page = open_pad(context, server.url)
         box = page.locator("canvas.dp-canvas").bounding_box()
