@@ -3,7 +3,7 @@
 The package has four rooms, and this module gathers their public names:
 
 * ``mlp.nn``: the neural network: layers, loss, network, optimizers, gradient check;
-* ``mlp.training``: ``fit``, MNIST, augmentation, model files, the shipped recipe;
+* ``mlp.training``: ``fit``, MNIST, augmentation, model files, the shipped recipe, ``fine_tune``;
 * ``mlp.pad``: the drawing pad: strokes to pixels, MNIST-style preprocessing, the widget;
 * ``mlp.exercises``: the checkers of the notebooks' exercises.
 
@@ -47,6 +47,7 @@ from mlp.training import (
     ModelFileError,
     TrainingDivergedError,
     evaluate,
+    fine_tune,
     fit,
     load_mnist,
     load_model,
@@ -91,6 +92,7 @@ __all__ = [
     "constant",
     "cosine_decay",
     "evaluate",
+    "fine_tune",
     "fit",
     "gradient_check",
     "gradient_errors",

@@ -6,6 +6,7 @@
     python -m mlp bench-dashboard     # the dashboard in a real browser: latency, many pages
     python -m mlp bench-classroom     # a class on one server: kernels, memory, many pages at once
     python -m mlp bench-teach         # teaching the pad a handwriting: time, accuracy, forgetting
+    python -m mlp bench-pad           # what one visitor can cost the pad's kernel
 
 ``python -m mlp COMMAND --help`` explains each one.
 """
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-dashboard": ("mlp.bench.dashboard", "the dashboard in a real browser: latency, many pages"),
     "bench-classroom": ("mlp.bench.classroom", "a class on one server: kernels, memory, many pages at once"),
     "bench-teach": ("mlp.bench.teach", "teaching the pad a handwriting: time, accuracy, forgetting"),
+    "bench-pad": ("mlp.bench.pad", "what one visitor can cost the pad's kernel, and what teaching adds"),
 }
 
 

@@ -1,4 +1,4 @@
-"""What one visitor can cost the pad's kernel, and what teaching adds: ``python -m mlp.bench.pad``.
+"""What one visitor can cost the pad's kernel, and what teaching adds: ``python -m mlp bench-pad``.
 
 Everything goes through the messages a page sends (``mlp.pad.frontend``), as
 in the dashboard, without a browser. It prints:
@@ -227,7 +227,7 @@ def measure_uploads() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp.bench.pad", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mlp bench-pad", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="teaching runs (default 7)")
     args = parser.parse_args(argv)
     print(describe(machine_info()))

@@ -1,21 +1,29 @@
-"""Training the network: ``fit``, MNIST, augmentation, model files, and the shipped recipe."""
+"""Training the network: ``fit``, MNIST, augmentation, model files, the shipped recipe, fine-tuning."""
 
 from mlp.training.augment import random_affine
 from mlp.training.data import DataFileError, load_mnist, read_idx
+from mlp.training.examples import ExamplesFileError, load_examples, save_examples
+from mlp.training.fine_tune import fine_tune
 from mlp.training.loop import History, TrainingDivergedError, evaluate, fit, train_step
 from mlp.training.model_io import ModelFileError, load_model, save_model
+from mlp.training.replay import mnist_replay
 
 __all__ = [
     "DataFileError",
+    "ExamplesFileError",
     "History",
     "ModelFileError",
     "TrainingDivergedError",
     "evaluate",
+    "fine_tune",
     "fit",
+    "load_examples",
     "load_mnist",
     "load_model",
+    "mnist_replay",
     "random_affine",
     "read_idx",
+    "save_examples",
     "save_model",
     "train_step",
 ]
