@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += measure_learning(model, x_test, y_test)
     lines += measure_determinism(model)
     print("\n".join(lines))
-    print(f"({time.perf_counter() - start:.0f} s in all; timings from a shared machine are pessimistic)")
+    print(f"({time.perf_counter() - start:.0f} s in all)")
     return 0
 
 
