@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlp.training.model_io import write_npz
+
 FORMAT = "mlp-examples"
 FORMAT_VERSION = 1
 SIDE = 28
@@ -59,13 +61,7 @@ def save_examples(path: str | os.PathLike[str], x: np.ndarray, y: np.ndarray) ->
         "images": images,
         "labels": labels,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_npz(path, arrays)
     return path
 
 

@@ -108,6 +108,17 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
         "weights_sha256": np.array(weights_digest(weights)),
         **{f"param_{i}": w for i, w in enumerate(weights)},
     }
+    write_npz(path, arrays)
+    model.metadata = info
+    return path
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to the ``.npz`` file ``path`` beside it first, then rename it into place.
+
+    An interrupted write (a full disk, a killed kernel) never leaves half a
+    file where a good one was: the rename is atomic.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -115,8 +126,6 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    model.metadata = info
-    return path
 
 
 def load_model(path: str | Path | None = None) -> Sequential:
