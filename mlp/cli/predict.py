@@ -16,7 +16,7 @@ import numpy as np
 
 from mlp.nn.network import Sequential
 from mlp.pad.preprocess import MAX_FILE_BYTES, EmptyDrawingError, ImageFileError, preprocess_digit, read_image
-from mlp.pad.view import UNSURE_BELOW
+from mlp.pad.view import verdict
 from mlp.training.model_io import ModelFileError, load_model
 
 
@@ -52,18 +52,6 @@ def predict_file(path: Path, model: Sequential) -> np.ndarray:
     return model.predict_proba(preprocess_digit(read_image(read_limited(path))))
 
 
-def percent(p: float) -> str:
-    return ">99%" if p > 0.99 else f"{p:.0%}"  # as the pad says it: 99.7 % is not "100 %"
-
-
-def verdict(proba: np.ndarray) -> str:
-    """The pad's answer in words: "7 (>99% sure)", or "Not sure: 3 (52%) or 5 (40%)?"."""
-    first, second = (int(c) for c in np.argsort(proba)[::-1][:2])
-    if proba[first] >= UNSURE_BELOW:
-        return f"{first} ({percent(proba[first])} sure)"
-    return f"Not sure: {first} ({percent(proba[first])}) or {second} ({percent(proba[second])})?"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mlp predict",
@@ -87,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except (InputFileError, EmptyDrawingError) as e:
         print(f"error: {args.image}: {e}", file=sys.stderr)
         return 1
-    print(f"{args.image}: {verdict(proba)}")
+    state, digit, caption = verdict(proba)
+    print(f"{args.image}: {digit} ({caption})" if state == "sure" else f"{args.image}: {caption}")
     for digit in np.argsort(proba)[::-1]:
         share = ">99.9%" if proba[digit] > 0.999 else f"{proba[digit]:.1%}"  # never a rounded-up 100 %
         print(f"  {digit}  {share:>6}  {'█' * round(40 * proba[digit])}")

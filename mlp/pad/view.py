@@ -29,7 +29,22 @@ THUMBNAILS = 12  # examples shown in the strip, the latest ones
 
 
 def percent(p: float) -> str:
-    return "&gt;99%" if p > 0.99 else f"{p:.0%}"  # rounding 99.7 % up to 100 % would overclaim
+    """A probability as the pad says it: ">99%", not 99.7 % rounded up to an overclaiming "100%"."""
+    return ">99%" if p > 0.99 else f"{p:.0%}"
+
+
+def verdict(probabilities: np.ndarray) -> tuple[str, str, str]:
+    """The pad's answer as ``(state, digit, caption)``, in plain text.
+
+    ``("sure", "7", ">99% sure")`` at ``UNSURE_BELOW`` or above, else
+    ``("unsure", "?", "Not sure: 3 (52%) or 5 (40%)?")``: the two best guesses.
+    ``python -m mlp predict`` says the same words.
+    """
+    first, second = (int(c) for c in np.argsort(probabilities)[::-1][:2])
+    top, runner_up = probabilities[first], probabilities[second]
+    if top >= UNSURE_BELOW:
+        return "sure", str(first), f"{percent(top)} sure"
+    return "unsure", "?", f"Not sure: {first} ({percent(top)}) or {second} ({percent(runner_up)})?"
 
 
 def result_html(probabilities: np.ndarray | None, strokes: int) -> str:
@@ -41,16 +56,10 @@ def result_html(probabilities: np.ndarray | None, strokes: int) -> str:
     if probabilities is None:
         state, digit, caption = "empty", "✎", "Draw a digit, 0 to 9, as big as the black square"
     else:
-        first, second = np.argsort(probabilities)[::-1][:2]
-        top = probabilities[first]
-        if top >= UNSURE_BELOW:
-            state, digit, caption = "sure", str(first), f"{percent(top)} sure"
-        else:
-            state, digit = "unsure", "?"
-            caption = f"Not sure: {first} ({percent(top)}) or {second} ({percent(probabilities[second])})?"
+        state, digit, caption = verdict(probabilities)
     return (
         f'<div class="dp-result dp-{state}" data-state="{state}" data-strokes="{strokes}">'
-        f'<div class="dp-digit">{digit}</div><div class="dp-caption">{caption}</div></div>'
+        f'<div class="dp-digit">{digit}</div><div class="dp-caption">{html.escape(caption)}</div></div>'
     )
 
 
@@ -61,7 +70,7 @@ def bars_html(probabilities: np.ndarray | None) -> str:
     rows = [
         f'<div class="dp-row{" dp-top" if d == top else ""}" data-digit="{d}"><span>{d}</span>'
         f'<span class="dp-track"><span class="dp-fill" style="width:{100 * p[d]:.1f}%"></span></span>'
-        f'<span class="dp-p">{"" if probabilities is None else percent(p[d])}</span></div>'
+        f'<span class="dp-p">{"" if probabilities is None else html.escape(percent(p[d]))}</span></div>'
         for d in range(10)
     ]
     return "".join(rows)
@@ -144,7 +153,7 @@ def change_text(before: np.ndarray | None, after: np.ndarray | None) -> str:
     if before is None or after is None:
         return ""
     digits = dict.fromkeys([int(after.argmax()), int(before.argmax())])  # ordered, unique
-    return ", ".join(f"{d}: {_plain_percent(before[d])} → {_plain_percent(after[d])}" for d in digits)
+    return ", ".join(f"{d}: {percent(before[d])} → {percent(after[d])}" for d in digits)
 
 
 def link_html(data: bytes, filename: str) -> str:
@@ -159,7 +168,3 @@ def link_html(data: bytes, filename: str) -> str:
 
 def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-def _plain_percent(p: float) -> str:
-    return html.unescape(percent(p))
