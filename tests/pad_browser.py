@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -21,9 +21,9 @@ if CHROMIUM is None and not os.environ.get("CI"):
         "Chromium is not installed (apt-get install chromium); CI runs this test", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import BrowserContext, Page, expect  # noqa: E402
 
-from mlp.bench.voila_server import CHROMIUM_FLAGS, PAINTED  # noqa: E402
+from mlp.bench.voila_server import PAINTED  # noqa: E402
 
 TIMEOUT_MS = 60_000  # a page starts a kernel and runs the notebook: seconds, more on a busy machine
 Points = Sequence[tuple[float, float]]
@@ -35,14 +35,6 @@ SCROLLER = """() => {
     }
     return null;
 }"""
-
-
-def chromium() -> Iterator[Browser]:
-    assert CHROMIUM, "the browser tests must run in CI: install Chromium (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_pad(context: BrowserContext, url: str) -> Page:

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mlp.bench.pages import CHROMIUM, ONE, TIMEOUT_MS, draw, launch, leave, open_dashboard, wait_drawable
+from mlp.bench.pages import CHROMIUM, ONE, TIMEOUT_MS, draw, leave, open_dashboard, wait_drawable
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
         "Chromium is not installed (apt-get install chromium); CI runs this test", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from mlp.bench.voila_server import DashboardServer, JupyterServer, VoilaServer
 
@@ -36,25 +36,10 @@ RELEASED_WITHIN_S = 30  # the unload beacon frees a kernel in about a second; a 
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[VoilaServer]:
-    with VoilaServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def lab_server() -> Iterator[JupyterServer]:
     """``jupyter lab``, serving the dashboard at /voila/render/… as "Open with Voilà" and Binder do."""
     with JupyterServer() as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM, "the browser test must run in CI: install Chromium (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

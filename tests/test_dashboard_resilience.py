@@ -13,18 +13,17 @@ import re
 import signal
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from mlp.bench.pages import CHROMIUM, ONE, draw, launch, leave, open_dashboard
+from mlp.bench.pages import CHROMIUM, ONE, draw, leave, open_dashboard
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
         "Chromium is not installed (apt-get install chromium); CI runs this test", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import Page, WebSocket, expect
 
 from mlp.bench.voila_server import VoilaServer, voila_config
 
@@ -36,15 +35,6 @@ STOPPED = "The program behind this page stopped"
 # Test-only: culling after 5 s of no connection, checked every second. The shipped 300 s (voila.json)
 # would make this test wait six minutes; everything else, cull_connected false included, is shipped.
 FAST_CULLING = ("--MappingKernelManager.cull_idle_timeout=5", "--MappingKernelManager.cull_interval=1")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM, "the browser test must run in CI: install Chromium (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 def expect_answer(page: Page, digit: str) -> None:

@@ -8,12 +8,12 @@ import http.server
 import shutil
 import threading
 import time
-import tracemalloc
 import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
+from peak_memory import peak_bytes_while
 
 from mlp.training import data, fetch
 from mlp.training.data import MNIST_FILES, DataFileError, download, load_mnist, read_idx
@@ -200,16 +200,6 @@ def test_load_mnist_downloads_missing_files(tmp_path: Path, monkeypatch: pytest.
 
 
 # --- Hostile files: read the header first, never decompress more than it declares --------------------
-
-
-def peak_bytes_while(call):
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    return peak
 
 
 def gzip_bomb(path: Path, header: bytes, mebibytes: int) -> Path:

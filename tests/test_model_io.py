@@ -3,11 +3,11 @@
 import io
 import json
 import os
-import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
+from peak_memory import peak_bytes_while
 
 import mlp
 from mlp.training.model_io import ModelFileError, save_model
@@ -225,16 +225,6 @@ def small_file_declaring(path, architecture, params):
         for name, member in params.items():
             archive.writestr(f"{name}.npy", member)
     return path
-
-
-def peak_bytes_while(call):
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    return peak
 
 
 HUGE = [{"type": "Dense", "n_in": 16384, "n_out": 16384, "init": "he"}]

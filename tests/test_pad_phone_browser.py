@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pad_browser import canvas_pixel, chromium, open_pad, scroll_top, touch_drag, wait_scrolled_past
+from pad_browser import canvas_pixel, open_pad, scroll_top, touch_drag, wait_scrolled_past
 from playwright.sync_api import Browser, Page, expect
 
 from mlp.bench.voila_server import VoilaServer
@@ -19,17 +19,6 @@ pytestmark = pytest.mark.browser
 
 WIDTH, HEIGHT = 390, 844
 MARGIN = 24  # CSS pixels the page may keep on each side of the pad
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[VoilaServer]:
-    with VoilaServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from pad_browser import TIMEOUT_MS, chromium, mouse_draw, open_pad
+from pad_browser import TIMEOUT_MS, mouse_draw, open_pad
 from playwright.sync_api import Browser, Page, expect
 
 from mlp.bench.voila_server import VoilaServer
@@ -35,17 +35,6 @@ RECORD_TEACHING = """() => {
         if (shown && seen.bars.at(-1) !== bar.style.width) seen.bars.push(bar.style.width);
     }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[VoilaServer]:
-    with VoilaServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,37 @@
+"""Fixtures the browser tests share: one dashboard server and one headless Chromium per test module.
+
+The server is the README's (``voila.json``, XSRF check on, culling on): what is
+tested is what a visitor gets. Chromium is Debian's, driven by Playwright; in CI
+a missing browser fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from mlp.bench.pages import CHROMIUM
+from mlp.bench.voila_server import VoilaServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[VoilaServer]:
+    with VoilaServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if CHROMIUM is None and not os.environ.get("CI"):
+        pytest.skip("Chromium is not installed (apt-get install chromium); CI runs this test")
+    assert CHROMIUM, "the browser tests must run in CI: install Chromium (apt-get install chromium)"
+    from playwright.sync_api import sync_playwright
+
+    from mlp.bench.pages import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
