@@ -8,9 +8,9 @@ server. Two kinds, as users run them:
   from the repository's root, so that it reads the same ``voila.json``;
 * ``JupyterServer``: ``jupyter lab`` (or ``jupyter server``), which serves the
   dashboard at ``/voila/render/notebooks/10_draw_a_digit.ipynb`` as JupyterLab's
-  "Open with Voilà" and Binder do, started as the README tells a teacher to
-  start it (``JUPYTER_CONFIG_PATH=$PWD jupyter lab``, so that it reads
-  ``jupyter_server_config.json``), with a token, as always.
+  "Render with Voilà" and Binder do, started as the README starts it (the
+  server's settings come from ``jupyter_server_config.json``, which ``pip install``
+  puts in the environment's ``etc/jupyter/``), with a token, as always.
 
 What is measured is what users get: every check (XSRF, the token) stays on.
 The only switches are the test's own, and none of them changes how a page is
@@ -87,12 +87,15 @@ class DashboardServer:
     ...     print(server.page_url)
     """
 
-    def __init__(self, notebook: str | Path = NOTEBOOK, *, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, notebook: str | Path = NOTEBOOK, *, extra_args: tuple[str, ...] = (), cwd: str | Path = ROOT
+    ) -> None:
+        self.cwd = Path(cwd).resolve()  # where the user starts the server: the repository's root
         self.notebook = Path(notebook).resolve()
         if not self.notebook.is_file():
             raise FileNotFoundError(f"no notebook at {self.notebook}")
-        if not self.notebook.is_relative_to(ROOT):
-            raise ValueError(f"{self.notebook} is not in {ROOT}, where the server runs")
+        if not self.notebook.is_relative_to(self.cwd):
+            raise ValueError(f"{self.notebook} is not in {self.cwd}, where the server runs")
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
@@ -134,7 +137,7 @@ class DashboardServer:
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
         self.process = subprocess.Popen(
             self.command(home),
-            cwd=ROOT,
+            cwd=self.cwd,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -247,7 +250,7 @@ class VoilaServer(DashboardServer):
             sys.executable,
             "-m",
             "voila",
-            str(self.notebook.relative_to(ROOT)),
+            str(self.notebook.relative_to(self.cwd)),
             "--no-browser",
             f"--port={self.port}",
             "--Voila.ip=127.0.0.1",
@@ -259,24 +262,35 @@ class VoilaServer(DashboardServer):
 class JupyterServer(DashboardServer):
     """``jupyter lab`` (or ``app="server"``) from the repository's root, serving ``/voila/render/…``."""
 
-    def __init__(self, notebook: str | Path = NOTEBOOK, *, app: str = "lab", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        notebook: str | Path = NOTEBOOK,
+        *,
+        app: str = "lab",
+        root_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``root_dir``: the folder the command names (``jupyter lab notebooks/``), relative to ``cwd``."""
         super().__init__(notebook, **kwargs)
         if app not in ("lab", "server"):
             raise ValueError(f"app is 'lab' or 'server', not {app!r}")
         self.app = app
+        self.root_dir = None if root_dir is None else Path(root_dir)
         self.token = secrets.token_hex(16)
 
     @property
+    def served_root(self) -> Path:
+        """The folder the server shows: what its URLs are relative to."""
+        return self.cwd if self.root_dir is None else self.cwd / self.root_dir
+
+    @property
     def page_url(self) -> str:
-        """The dashboard as "Open with Voilà" and Binder open it, logged in with the token."""
-        path = self.notebook.relative_to(ROOT).as_posix()
+        """The dashboard as "Render with Voilà" and Binder open it, logged in with the token."""
+        path = self.notebook.relative_to(self.served_root).as_posix()
         return f"{self.url}voila/render/{path}?token={self.token}"
 
     def _request(self, path: str) -> urllib.request.Request:
         return urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
-
-    def environment(self) -> dict[str, str]:
-        return {"JUPYTER_CONFIG_PATH": str(ROOT)}  # reads jupyter_server_config.json, as the README says
 
     def command(self, home: Path) -> list[str]:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
@@ -285,6 +299,7 @@ class JupyterServer(DashboardServer):
             "-m",
             "jupyter",
             self.app,
+            *([] if self.root_dir is None else [str(self.root_dir)]),
             "--no-browser",
             f"--port={self.port}",
             "--ServerApp.ip=127.0.0.1",
