@@ -467,7 +467,11 @@ def _relu_from_elu(elu_class: type) -> str:
 
 
 def network(
-    sizes: Sequence[int] = (784, 128, 64, 10), *, seed: int = 0, dtype: np.dtype | type = np.float32
+    sizes: Sequence[int] = (784, 128, 64, 10),
+    *,
+    seed: int = 0,
+    dtype: np.dtype | type = np.float32,
+    verbose: bool = True,
 ) -> YourNetwork:
     """The course's MLP, built from your code: Dense layers and ReLUs, your backward loop.
 
@@ -477,13 +481,16 @@ def network(
     """
     from mlp.nn.network import MLP
 
-    dense_backward = use("dense_backward")
+    dense_backward = use("dense_backward", verbose=verbose)
     elu_class, line = resolve("ELU")
     why = _relu_from_elu(elu_class) if elu_class is not _elu() else ""
     if why:
         elu_class, line = _elu(), f"ELU: the course's — yours (kept in notebook 03) {why}"
-    print(line + ("" if line.startswith("ELU: the course's") else "; the ReLUs are your ELU with alpha = 0"))
-    backward_loop = use("network_backward")
+    if verbose:
+        print(
+            line + ("" if line.startswith("ELU: the course's") else "; the ReLUs are your ELU with alpha = 0")
+        )
+    backward_loop = use("network_backward", verbose=verbose)
 
     template = MLP(list(sizes), seed=seed, dtype=dtype)  # the same initial weights as the course's network
     layers: list[Layer] = []
@@ -500,9 +507,9 @@ def network(
     return model
 
 
-def loss() -> YourLoss:
+def loss(*, verbose: bool = True) -> YourLoss:
     """Softmax cross-entropy from your ``softmax`` and ``loss_gradient``; prints whose each is."""
-    return YourLoss(use("softmax"), use("loss_gradient"))
+    return YourLoss(use("softmax", verbose=verbose), use("loss_gradient", verbose=verbose))
 
 
 def train(
