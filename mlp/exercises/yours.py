@@ -60,6 +60,7 @@ __all__ = [
     "Exercise",
     "directory",
     "keep",
+    "load",
     "loss",
     "network",
     "save",
@@ -70,6 +71,7 @@ __all__ = [
 ENV = "MLP_YOURS_DIR"
 DEFAULT_DIRECTORY = "yours"
 MADE_BY = "you"  # the metadata the pad reads to say whose network it is
+NETWORK_FILE = "your-network.npz"  # where notebook 05 saves your network, for 06 and the pad
 
 
 # --- the course's versions, the stand-ins until yours is written ------------------------------------
@@ -553,3 +555,26 @@ def save(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     from mlp.training.model_io import save_model
 
     return save_model(model, path, **{"made_by": MADE_BY, **metadata})
+
+
+def load(path: str | Path = NETWORK_FILE, *, verbose: bool = True) -> YourNetwork:
+    """A saved network (yours, from notebook 05) back as your network, to go on training it with your code.
+
+    The weights come from the file (``mlp.load_model``'s checks, its errors);
+    the pieces that compute the gradients are your kept ones, named as
+    ``network()`` names them. Only Dense and ReLU networks, the course's MLP, can be rebuilt so.
+    """
+    from mlp.training.model_io import load_model
+
+    saved = load_model(path)
+    if [type(layer).__name__ for layer in saved.layers[1::2]] != ["ReLU"] * (len(saved.layers) // 2):
+        raise ValueError(
+            f"{Path(path).name} is not an MLP of Dense and ReLU layers: it cannot be rebuilt from your code"
+        )
+    sizes = [saved.layers[0].n_in] + [layer.n_out for layer in saved.layers[::2]]
+    model = network(sizes, dtype=saved.dtype, verbose=verbose)
+    for mine, theirs in zip(model.parameters(), saved.parameters(), strict=True):
+        mine.value = theirs.value
+        mine.grad = np.zeros_like(mine.value)
+    model.metadata = dict(saved.metadata)
+    return model
