@@ -234,7 +234,7 @@ def keep(name: str, fn: Any) -> None:
     text = (
         f"# Your {name}, accepted by {exercise.checker} in notebook {exercise.notebook} and kept by\n"
         "# mlp.exercises.yours. To change it, edit the exercise in the notebook and run its check again.\n"
-        f"import numpy as np\n\nimport mlp\n\n{definitions}\n"
+        f"import numpy as np\n\nimport mlp\n\n\n{definitions}\n"
     )
     path = directory() / f"{name}.py"
     try:
