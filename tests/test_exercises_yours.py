@@ -229,3 +229,19 @@ def test_the_loss_gradient_reference_is_the_numerical_gradient_of_the_mean_loss(
     )  # an independent computation: only the loss's forward pass
     analytic = loss_gradient_reference(mlp.softmax(logits), labels)
     assert np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric) < 1e-9
+
+
+def test_a_saved_network_comes_back_as_yours_from_the_default_path(kept_directory, capsys):
+    network = yours.network((12, 8, 6, 4), seed=5)
+    x = np.random.default_rng(3).random((9, 12), dtype=np.float32)
+    path = yours.save(network, yours.network_path(), note="a test")
+    assert path == kept_directory / "your-network.npz"
+    capsys.readouterr()
+    again = yours.load()
+    assert "dense_backward: the course's" in capsys.readouterr().out
+    assert isinstance(again, yours.YourNetwork) and again.metadata["made_by"] == "you"
+    np.testing.assert_array_equal(again.infer(x), network.infer(x))
+    shallow = mlp.Sequential([mlp.Dense(12, 4), mlp.Tanh(), mlp.Dense(4, 3)])
+    mlp.save_model(shallow, kept_directory / "tanh.npz")
+    with pytest.raises(ValueError, match="cannot be rebuilt from your code"):
+        yours.load(kept_directory / "tanh.npz")
