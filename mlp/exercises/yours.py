@@ -367,7 +367,10 @@ def _load(exercise: Exercise, path: Path) -> tuple[Any, str]:
     except Exception as e:  # a checker must not break a notebook either
         return None, f"could not be checked: {type(e).__name__}: {_first_line(e)}"
     if not result.passed:
-        return None, f"no longer passes {exercise.checker}: {_first_line(result.message)}"
+        why = f"no longer passes {exercise.checker}: {_first_line(result.message)}"
+        if "NameError" in result.message:  # it leaned on a name from another cell, which is not kept
+            why += " (define what it uses inside the exercise's own cell, then run its check again)"
+        return None, why
     return fn, ""
 
 
