@@ -242,4 +242,4 @@ def check_adam_step(
             "match mlp.Adam; the arguments are left unchanged."
         )
 
-    return run_check("adam_step", check, first_hint=FIRST_HINT, verbose=verbose)
+    return run_check("adam_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=adam_step)

@@ -111,7 +111,9 @@ def check_confusion_matrix(
         case("1000 random labels of 10 classes", y_true, y_pred, 10)
         return "matches np.bincount's counts on a hand example, with absent classes, and on 1000 labels."
 
-    return run_check("confusion_matrix", check, first_hint=CONFUSION_HINT, verbose=verbose)
+    return run_check(
+        "confusion_matrix", check, first_hint=CONFUSION_HINT, verbose=verbose, keep=confusion_matrix
+    )
 
 
 def saliency_reference(model: Sequential, image: np.ndarray, cls: int) -> np.ndarray:
@@ -200,4 +202,4 @@ def check_saliency(
                 raise Mismatch(f"for class {cls} of a 784-24-16-10 network with dropout: {e}") from None
         return "matches backprop in float64 for two classes, in inference mode; the model is left unchanged."
 
-    return run_check("saliency", check, first_hint=SALIENCY_HINT, verbose=verbose)
+    return run_check("saliency", check, first_hint=SALIENCY_HINT, verbose=verbose, keep=saliency)

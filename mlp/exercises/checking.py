@@ -71,13 +71,20 @@ def compare_arrays(
 
 
 def run_check(
-    name: str, check: Callable[[], str], *, first_hint: str = "", verbose: bool = True
+    name: str,
+    check: Callable[[], str],
+    *,
+    first_hint: str = "",
+    verbose: bool = True,
+    keep: Any = None,
 ) -> ExerciseResult:
     """Run ``check()``, which returns a success message or raises ``Mismatch``.
 
     Any other exception from the learner's code becomes a diagnosis too: its
     type and message, without the traceback from deep inside NumPy. A stub
-    that is not written yet gets ``first_hint``, to start from.
+    that is not written yet gets ``first_hint``, to start from. On ✓, ``keep``
+    (the learner's function or class) is kept by ``mlp.exercises.yours`` for
+    the notebooks after this one, which build the learner's network from it.
     """
     try:
         result = ExerciseResult(name, True, check())
@@ -90,6 +97,10 @@ def run_check(
         result = ExerciseResult(name, False, f"your code raised {type(e).__name__}: {e}")
     if verbose:
         print(result)
+    if result.passed and keep is not None:
+        from mlp.exercises.yours import keep as keep_answer  # here: yours imports the checkers lazily
+
+        keep_answer(name, keep)
     return result
 
 

@@ -69,6 +69,7 @@ def check_numerical_gradient(
         "value, call f() with the entry at original + h and at original - h, and put the original back "
         "in a `finally:`; the estimate is (f_plus - f_minus) / (2 h).",
         verbose=verbose,
+        keep=numerical_gradient,
     )
 
 

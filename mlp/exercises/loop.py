@@ -234,4 +234,4 @@ def check_train_step(
             "mlp.training.train_step with mlp.SGD; the batch is left unchanged."
         )
 
-    return run_check("train_step", check, first_hint=FIRST_HINT, verbose=verbose)
+    return run_check("train_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=train_step)

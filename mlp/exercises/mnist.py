@@ -72,6 +72,7 @@ def check_image_to_vector(
         first_hint="reshape the (28, 28) grid into 784 numbers, row after row, then divide by 255 "
         "in float32 (np.float32(255)), so that 0 stays 0 and 255 becomes 1.",
         verbose=verbose,
+        keep=image_to_vector,
     )
 
 

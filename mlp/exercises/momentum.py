@@ -168,4 +168,6 @@ def check_sgd_momentum(
             "with momentum; the arguments are left unchanged."
         )
 
-    return run_check("sgd_momentum_step", check, first_hint=FIRST_HINT, verbose=verbose)
+    return run_check(
+        "sgd_momentum_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=sgd_momentum_step
+    )

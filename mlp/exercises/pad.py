@@ -198,6 +198,7 @@ def check_centre_by_mass(
         check,
         first_hint="the centre of mass of the rows is (patch.sum(axis=1) @ np.arange(height)) / patch.sum().",
         verbose=verbose,
+        keep=centre_by_mass_fn,
     )
 
 

@@ -92,4 +92,5 @@ def check_softmax(softmax_fn: Callable[[np.ndarray], Any], *, verbose: bool = Tr
         "exp, subtract each row's maximum, which changes nothing mathematically and keeps exp from "
         "overflowing.",
         verbose=verbose,
+        keep=softmax_fn,
     )

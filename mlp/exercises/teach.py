@@ -154,4 +154,5 @@ def check_replay_batch(replay_batch: Callable[..., Any], *, verbose: bool = True
         check,
         first_hint="rng.choice(len(x_new), n_new) picks n_new indices of new examples, repeats allowed.",
         verbose=verbose,
+        keep=replay_batch,
     )
