@@ -63,7 +63,7 @@ def fast_recipe_run(seed: int, recipe: FastRecipe) -> dict[str, Any]:
         validation_data=(x_val, y_val),
         seed=seed,
         progress=False,
-        threads=None,
+        threads="fastest",
         stop_at_accuracy=recipe.stop_at_validation,
         restore_best=True,
     )
