@@ -4,6 +4,7 @@ a learner's own step drives the loop, callbacks are called in order, one thread 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -274,3 +275,22 @@ def test_one_thread_unless_the_fastest_count_is_asked_for(monkeypatch):
     assert asked == [((784, 8, 10), 2, "float32")]
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
         mlp.fit(mlp.MLP([784, 8, 10]), x, y, threads="many", **options)
+
+
+def test_show_progress_ends_each_epoch_with_a_summary_line(small_mnist, capsys):
+    (x, y), val = small_mnist
+    mlp.fit(
+        mlp.MLP([784, 8, 10]),
+        x,
+        y,
+        epochs=2,
+        batch_size=500,
+        optimizer=mlp.SGD(),
+        validation_data=val,
+        threads=1,
+    )
+    lines = capsys.readouterr().err.split("\n")
+    assert len(lines) == 3 and lines[-1] == "", "one line that stays per epoch"
+    for epoch, line in enumerate(lines[:2], start=1):
+        summary = line.rsplit("\r", 1)[-1]
+        assert re.match(rf"epoch {epoch}/2: loss \d\.\d{{4}}, accuracy \d+\.\d\d% · validation loss", summary)

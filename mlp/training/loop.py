@@ -208,6 +208,11 @@ class Run:
     loss_sum: float = 0.0
     stop: bool = False
 
+    def call(self, hook: str) -> None:
+        """Call the hook named ``hook`` (e.g. ``"on_epoch_end"``) of every callback, in order."""
+        for callback in self.callbacks:
+            getattr(callback, hook)(self)
+
 
 class Callback:
     """Hooks into ``train_loop``: override the ones you need; the loop calls them in list order."""
@@ -259,10 +264,7 @@ def train_loop(
     """
     epochs, batch_size = as_int(epochs, "epochs", minimum=1), as_int(batch_size, "batch_size", minimum=1)
     if threads != "fastest":
-        try:
-            threads = as_int(threads, "threads", minimum=1)
-        except ValueError as error:
-            raise ValueError(f'{error} (or "fastest", to measure the fastest count)') from None
+        threads = _thread_count(threads)
     if step is not None and getattr(optimizer, "schedule", constant) is not constant:
         raise ValueError(
             "a step of your own is not told how far training has gone, so a learning-rate schedule "
@@ -272,44 +274,49 @@ def train_loop(
     if threads == "fastest":
         sizes = (*tuple(p.value.shape[0] for p in model.parameters() if p.value.ndim == 2), model.n_classes)
         threads = best_thread_count(sizes, batch_size, str(model.dtype))
-    steps_per_epoch = -(-len(x) // batch_size)
     run = Run(
         model=model,
         optimizer=optimizer,
         history=History(threads=threads),
         callbacks=tuple(callbacks),
         epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=-(-len(x) // batch_size),
         fallback=Checkpoint.take(model, optimizer, epoch=0),
     )
-    for callback in run.callbacks:
-        callback.on_fit_start(run)
+    run.call("on_fit_start")
+    one_step = _one_step(model, SoftmaxCrossEntropy(), optimizer, step)
     rng = np.random.default_rng(seed)
-    loss = SoftmaxCrossEntropy()
-    if step is None:
-
-        def one_step(xb: np.ndarray, yb: np.ndarray, fraction_done: float) -> tuple[float, np.ndarray | None]:
-            return train_step(model, loss, optimizer, xb, yb, fraction_done)
-    else:
-
-        def one_step(xb: np.ndarray, yb: np.ndarray, fraction_done: float) -> tuple[float, np.ndarray | None]:
-            return _loss_and_logits(step(model, loss, optimizer, xb, yb))
-
     with threadpool_limits(limits=threads, user_api="blas"), model.mode(training=True):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             run.epoch, run.step, run.samples, run.loss_sum = epoch, 0, 0, 0.0
-            for callback in run.callbacks:
-                callback.on_epoch_start(run)
+            run.call("on_epoch_start")
             _one_epoch(run, x, y, batch_size, one_step, augment, rng)
-            for callback in run.callbacks:
-                callback.on_epoch_end(run)
+            run.call("on_epoch_end")
             run.history.seconds.append(time.perf_counter() - start)
             if run.stop:
                 break
-    for callback in run.callbacks:
-        callback.on_fit_end(run)
+    run.call("on_fit_end")
     return run.history
+
+
+def _thread_count(threads: object) -> int:
+    try:
+        return as_int(threads, "threads", minimum=1)
+    except ValueError as error:
+        raise ValueError(f'{error} (or "fastest", to measure the fastest count)') from None
+
+
+OneStep = Callable[[np.ndarray, np.ndarray, float], tuple[float, np.ndarray | None]]
+
+
+def _one_step(
+    model: Sequential, loss: SoftmaxCrossEntropy, optimizer: Optimizer, step: Step | None
+) -> OneStep:
+    """``one_step(x, y, fraction_done) -> (loss, logits or None)``: mlp's ``train_step``, or yours."""
+    if step is None:
+        return lambda xb, yb, fraction_done: train_step(model, loss, optimizer, xb, yb, fraction_done)
+    return lambda xb, yb, fraction_done: _loss_and_logits(step(model, loss, optimizer, xb, yb))
 
 
 def _one_epoch(
@@ -317,7 +324,7 @@ def _one_epoch(
     x: np.ndarray,
     y: np.ndarray,
     batch_size: int,
-    one_step: Callable[[np.ndarray, np.ndarray, float], tuple[float, np.ndarray | None]],
+    one_step: OneStep,
     augment: Augment | None,
     rng: np.random.Generator,
 ) -> None:
