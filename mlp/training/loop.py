@@ -537,7 +537,11 @@ def fit(
 
     For anything else (your own step, your own callbacks), call ``train_loop``.
     """
-    show_progress = _renamed(old_names, "progress", "show_progress", show_progress)
+    unknown = sorted(old_names.keys() - {"progress"})
+    if unknown:
+        raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
+    # ``progress``, the old name of ``show_progress``, works until notebooks 05 and 06 use the new one.
+    show_progress = old_names.get("progress", show_progress)
     if (stop_at_accuracy is not None or restore_best) and validation_data is None:
         raise ValueError(
             "stop_at_accuracy and restore_best choose by validation accuracy: pass validation_data"
@@ -565,14 +569,6 @@ def fit(
         augment=augment,
         threads=threads,
     )
-
-
-def _renamed(old_names: dict[str, Any], old: str, new: str, value: Any) -> Any:
-    """``fit(progress=...)``, the old name of ``show_progress``, still works until every caller has moved."""
-    unknown = set(old_names) - {old}
-    if unknown:
-        raise TypeError(f"fit() got an unexpected keyword argument {sorted(unknown)[0]!r}")
-    return old_names.get(old, value)
 
 
 def copy_weights(model: Sequential) -> list[np.ndarray]:
