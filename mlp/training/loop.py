@@ -14,6 +14,15 @@ turns its options into those callbacks and runs the loop.
 * callbacks: ``Validate``, ``StopAtAccuracy``, ``RestoreBest``, ``ShowProgress``
 * ``fit(model, x, y, epochs=..., batch_size=..., optimizer=..., validation_data=..., ...)``
 
+Your own step drives the same loop, with the callbacks you choose::
+
+    def my_train_step(model, loss, optimizer, x, y):  # forward, loss, backward, update
+        ...
+        return batch_loss
+
+    history = train_loop(model, x, y, epochs=3, batch_size=128, optimizer=mlp.SGD(0.1),
+                         step=my_train_step, callbacks=[Validate(x_val, y_val), ShowProgress()])
+
 If the loss or the weights become NaN or infinite, the loop puts the model's
 weights *and the optimizer's state* (momentum, Adam's moments) back to the
 last good point — before training, or the best epoch with ``RestoreBest`` —
