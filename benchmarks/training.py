@@ -87,7 +87,7 @@ def mlp_epoch(
         batch_size=BATCH_SIZE,
         optimizer=optimizer,
         seed=0,
-        progress=False,
+        show_progress=False,
         threads=threads,
     )
     return history.seconds[0], history.train_loss[0]
