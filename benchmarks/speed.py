@@ -34,7 +34,7 @@ docstring says exactly what is timed):
 
 How the thread count is chosen
 ------------------------------
-``fit(threads=None)`` asks ``mlp.training.threads.best_thread_count(sizes, batch_size,
+``fit(threads="fastest")`` asks ``mlp.training.threads.best_thread_count(sizes, batch_size,
 dtype)``. It times the matrix products of one training step of *these*
 shapes at 1, 2, … cores, in bursts of about 10 ms, the counts taking turns
 for 3 rounds, and keeps each count's median; more threads must be at least

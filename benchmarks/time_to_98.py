@@ -62,8 +62,8 @@ def fast_recipe_run(seed: int, recipe: FastRecipe) -> dict[str, Any]:
         optimizer=FusedAdam(recipe.lr, beta2=recipe.beta2, schedule=linear_decay),
         validation_data=(x_val, y_val),
         seed=seed,
-        progress=False,
-        threads=None,
+        show_progress=False,
+        threads="fastest",
         stop_at_accuracy=recipe.stop_at_validation,
         restore_best=True,
     )

@@ -87,7 +87,7 @@ def mlp_epoch(
         batch_size=BATCH_SIZE,
         optimizer=optimizer,
         seed=0,
-        progress=False,
+        show_progress=False,
         threads=threads,
     )
     return history.seconds[0], history.train_loss[0]
@@ -179,7 +179,7 @@ def measure_training(
         digits=3,
     )
 
-    best_thread_count.cache_clear()  # measure now, as fit(threads=None) would in a fresh process
+    best_thread_count.cache_clear()  # measure now, as fit(threads="fastest") would in a fresh process
     pick = best_thread_count(SIZES, BATCH_SIZE, "float32")
     medians = {n: float(np.median(seconds[f"mlp {n}"])) for n in counts}
     report.machine["best_thread_count"] = pick

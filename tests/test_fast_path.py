@@ -56,7 +56,9 @@ def test_fit_equals_manual_forward_loss_backward_adam_steps():
     fitted = mlp.MLP([20, 16, 12, 5], dropout=0.2, seed=3)
     manual = mlp.MLP([20, 16, 12, 5], dropout=0.2, seed=3)
     fit_optimizer = mlp.Adam(1e-2, weight_decay=1e-3, schedule=mlp.linear_decay)
-    mlp.fit(fitted, x, y, epochs=1, batch_size=16, optimizer=fit_optimizer, seed=7, progress=False, threads=1)
+    mlp.fit(
+        fitted, x, y, epochs=1, batch_size=16, optimizer=fit_optimizer, seed=7, show_progress=False, threads=1
+    )
 
     optimizer = mlp.Adam(1e-2, weight_decay=1e-3, schedule=mlp.linear_decay)
     loss = mlp.SoftmaxCrossEntropy()
@@ -170,7 +172,7 @@ def test_optimizer_state_and_parameters_stay_float32():
     x, y = toy_data()
     model = mlp.MLP([20, 16, 5], seed=0)
     optimizer = mlp.Adam(1e-3, weight_decay=1e-4)
-    mlp.fit(model, x, y, epochs=2, batch_size=16, optimizer=optimizer, progress=False, threads=1)
+    mlp.fit(model, x, y, epochs=2, batch_size=16, optimizer=optimizer, show_progress=False, threads=1)
     arrays = [a for state in optimizer._state.values() for a in state.values() if isinstance(a, np.ndarray)]
     arrays += [a for p in model.parameters() for a in (p.value, p.grad)]
     assert {a.dtype for a in arrays} == {np.dtype(np.float32)}

@@ -123,7 +123,7 @@ def test_one_image_with_one_label_is_accepted(model, zeros):
 
 def test_progress_is_reported_a_few_times_up_to_the_total(model, zeros, replay):
     calls = []
-    fine_tune(model, *zeros, replay=replay, progress=lambda done, total: calls.append((done, total)))
+    fine_tune(model, *zeros, replay=replay, on_progress=lambda done, total: calls.append((done, total)))
     assert calls[0] == (0, STEPS) and calls[-1] == (STEPS, STEPS)
     assert len(calls) <= PROGRESS_CALLS + 2
     assert [done for done, _ in calls] == sorted({done for done, _ in calls}), "strictly increasing"
@@ -131,7 +131,7 @@ def test_progress_is_reported_a_few_times_up_to_the_total(model, zeros, replay):
 
 def test_a_different_batch_size_and_few_steps_work(model, zeros, replay):
     calls = []
-    fine_tune(model, *zeros, replay=replay, steps=3, batch_size=2, progress=lambda *a: calls.append(a))
+    fine_tune(model, *zeros, replay=replay, steps=3, batch_size=2, on_progress=lambda *a: calls.append(a))
     assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 
@@ -168,12 +168,12 @@ NAN[0, 3, 3] = np.nan
         ({"batch_size": True}, ValueError, "batch_size"),
         ({"seed": -1}, ValueError, "seed must be 0 or more"),
         ({"seed": 1.5}, TypeError, "seed must be an integer"),
-        ({"progress": "yes"}, TypeError, "progress must be a function"),
+        ({"on_progress": "yes"}, TypeError, "on_progress must be a function"),
     ],
 )
 def test_bad_input_gets_a_clear_error_before_any_work(model, arguments, error, words):
     calls = []
-    kwargs = {"model": model, "x_new": X_OK, "y_new": Y_OK, "progress": lambda *a: calls.append(a)}
+    kwargs = {"model": model, "x_new": X_OK, "y_new": Y_OK, "on_progress": lambda *a: calls.append(a)}
     kwargs.update(arguments)
     with pytest.raises(error) as caught:
         fine_tune(kwargs.pop("model"), kwargs.pop("x_new"), kwargs.pop("y_new"), **kwargs)

@@ -79,13 +79,13 @@ class BlockingFineTune:
     def __init__(self) -> None:
         self.started, self.release, self.calls = threading.Event(), threading.Event(), 0
 
-    def __call__(self, model, x, y, *, replay, progress):
+    def __call__(self, model, x, y, *, replay, on_progress):
         self.calls += 1
-        progress(0, 4)
+        on_progress(0, 4)
         self.started.set()
         assert self.release.wait(10), "the test never let teaching finish"
         for done in range(1, 5):
-            progress(done, 4)
+            on_progress(done, 4)
         return model.astype(model.dtype)
 
 

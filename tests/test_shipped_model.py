@@ -67,8 +67,8 @@ def test_training_recipe_is_reproducible():
     from mlp.training.recipe import Recipe, train
 
     recipe = Recipe(sizes=(784, 64, 10), epochs=1)
-    first, _, metrics = train(recipe, progress=False)
-    second, _, _ = train(recipe, progress=False)
+    first, _, metrics = train(recipe, show_progress=False)
+    second, _, _ = train(recipe, show_progress=False)
     assert weights_digest([p.value for p in first.parameters()]) == weights_digest(
         [p.value for p in second.parameters()]
     )

@@ -19,7 +19,13 @@ def small_mnist():
 def train(data, seed=0, **kwargs):
     (x, y), val = data
     model = mlp.MLP([784, 32, 10], seed=seed)
-    options = {"epochs": 2, "batch_size": 64, "optimizer": mlp.Adam(2e-3), "threads": 1, "progress": False}
+    options = {
+        "epochs": 2,
+        "batch_size": 64,
+        "optimizer": mlp.Adam(2e-3),
+        "threads": 1,
+        "show_progress": False,
+    }
     history = mlp.fit(model, x, y, validation_data=val, seed=seed, **{**options, **kwargs})
     return model, history
 
@@ -58,7 +64,11 @@ def test_choosing_by_validation_needs_validation_data(small_mnist):
     ("x", "y", "message"),
     [
         (np.zeros((10, 784), np.float32), np.zeros(9, np.int64), "10 inputs but 9 labels"),
-        (np.zeros((0, 784), np.float32), np.zeros(0, np.int64), r"fit: the data is empty \(0 samples\)"),
+        (
+            np.zeros((0, 784), np.float32),
+            np.zeros(0, np.int64),
+            r"training data: the data is empty \(0 samples\)",
+        ),
         (np.zeros((10, 784), np.float32), np.zeros((10, 1), np.int64), r"labels\.ravel\(\)"),
         (np.zeros((10, 784), np.float32), np.full((10, 10), 0.1), "soft labels"),
         (np.full((10, 784), 1e39), np.zeros(10, np.int64), "beyond the range of float32"),
@@ -71,7 +81,7 @@ def test_fit_rejects_bad_data(x, y, message):
     model = mlp.MLP([784, 4, 10])
     before = [p.value.copy() for p in model.parameters()]
     with pytest.raises(ValueError, match=message):
-        mlp.fit(model, x, y, epochs=1, batch_size=4, optimizer=mlp.SGD(), threads=1, progress=False)
+        mlp.fit(model, x, y, epochs=1, batch_size=4, optimizer=mlp.SGD(), threads=1, show_progress=False)
     assert all(np.array_equal(a, p.value) for a, p in zip(before, model.parameters()))
 
 
@@ -108,7 +118,7 @@ def test_a_tie_on_validation_keeps_the_later_epoch(small_mnist, monkeypatch):
 def tiny_fit(**overrides):
     x = np.random.default_rng(0).random((40, 784), dtype=np.float32)
     y = np.arange(40) % 10
-    options = {"epochs": 1, "batch_size": 8, "optimizer": mlp.SGD(0.1), "progress": False, "threads": 1}
+    options = {"epochs": 1, "batch_size": 8, "optimizer": mlp.SGD(0.1), "show_progress": False, "threads": 1}
     return mlp.fit(mlp.MLP([784, 4, 10]), x, y, **{**options, **overrides})
 
 
@@ -151,7 +161,7 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_keeps_the_weight
 
     monkeypatch.setattr(mlp.training.loop, "train_step", recording_step)
     with pytest.raises(mlp.TrainingDivergedError) as info, np.errstate(over="ignore", invalid="ignore"):
-        mlp.fit(model, x, y, epochs=3, batch_size=64, optimizer=mlp.SGD(1e6), progress=False, threads=1)
+        mlp.fit(model, x, y, epochs=3, batch_size=64, optimizer=mlp.SGD(1e6), show_progress=False, threads=1)
     message = str(info.value)
     step = int(re.search(r"loss became nan at epoch 1, step (\d+)/94", message).group(1))
     assert len(losses) == step and np.isnan(losses[-1]) and np.isfinite(losses[:-1]).all()  # the first one
@@ -172,3 +182,59 @@ def test_weights_blown_up_by_the_last_step_are_caught_too():
 
     with pytest.raises(mlp.TrainingDivergedError, match="weights became NaN or infinite in epoch 1"):
         tiny_fit(optimizer=BlowsUpAtTheLastStep(0.1))
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda lr: mlp.SGD(lr, momentum=0.9), mlp.Adam, mlp.FusedAdam],
+    ids=["SGD with momentum", "Adam", "FusedAdam"],
+)
+def test_after_a_divergence_the_same_optimizer_trains_on_with_a_lower_learning_rate(
+    small_mnist, make_optimizer
+):
+    """Issue 15: the momentum or Adam's moments held the NaN, so the refit diverged again at step 2."""
+    (x, y), _ = small_mnist
+    x, y = x[:1000], y[:1000]
+    model, optimizer = mlp.MLP([784, 32, 10], seed=0), make_optimizer(1e30)
+    options = {"epochs": 1, "batch_size": 50, "show_progress": False, "threads": 1}
+    with (
+        pytest.raises(mlp.TrainingDivergedError, match="the same optimizer can train on"),
+        np.errstate(over="ignore", invalid="ignore"),
+    ):
+        mlp.fit(model, x, y, optimizer=optimizer, **options)
+    optimizer.lr = 1e-3
+    mlp.fit(model, x, y, optimizer=optimizer, **options)  # no TrainingDivergedError
+    # The optimizer is back to what it was before the diverging fit, a fresh one: so are the weights.
+    fresh_model = mlp.MLP([784, 32, 10], seed=0)
+    mlp.fit(fresh_model, x, y, optimizer=make_optimizer(1e-3), **options)
+    for p, q in zip(model.parameters(), fresh_model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_a_divergence_after_the_best_epoch_puts_back_the_best_epoch_with_restore_best(small_mnist):
+    """Issue 15: restore_best followed by a divergence put back the weights from before fit."""
+    (x, y), val = small_mnist
+    x, y = x[:2000], y[:2000]
+    options = {
+        "batch_size": 50,
+        "validation_data": val,
+        "restore_best": True,
+        "show_progress": False,
+        "threads": 1,
+    }
+    # Two good epochs, kept as the best of the two ...
+    best = mlp.MLP([784, 32, 10], seed=0)
+    good = mlp.fit(best, x, y, epochs=2, optimizer=mlp.SGD(0.1), **options)
+    # ... then the same two epochs (the first half of 4: same shuffles, same steps), and a learning rate
+    # that blows the weights up in the third.
+    model = mlp.MLP([784, 32, 10], seed=0)
+    explodes = mlp.SGD(0.1, schedule=lambda fraction_done: 1.0 if fraction_done < 0.5 else 1e30)
+    with (
+        pytest.raises(mlp.TrainingDivergedError, match=r"(in|at) epoch 3") as info,
+        np.errstate(over="ignore", invalid="ignore"),
+    ):
+        mlp.fit(model, x, y, epochs=4, optimizer=explodes, **options)
+    assert f"after epoch {good.best_epoch}, the best one" in str(info.value)
+    assert info.value.history.val_accuracy == good.val_accuracy, "the record of the good epochs comes along"
+    for p, q in zip(model.parameters(), best.parameters(), strict=True):
+        np.testing.assert_array_equal(p.value, q.value)

@@ -4,16 +4,33 @@ from mlp.training.augment import random_affine
 from mlp.training.data import DataFileError, load_mnist, read_idx
 from mlp.training.examples import ExamplesFileError, load_examples, save_examples
 from mlp.training.fine_tune import fine_tune
-from mlp.training.loop import History, TrainingDivergedError, evaluate, fit, train_step
+from mlp.training.loop import (
+    Callback,
+    History,
+    RestoreBest,
+    ShowProgress,
+    StopAtAccuracy,
+    TrainingDivergedError,
+    Validate,
+    evaluate,
+    fit,
+    train_loop,
+    train_step,
+)
 from mlp.training.model_io import ModelFileError, load_model, save_model
 from mlp.training.replay import mnist_replay
 
 __all__ = [
+    "Callback",
     "DataFileError",
     "ExamplesFileError",
     "History",
     "ModelFileError",
+    "RestoreBest",
+    "ShowProgress",
+    "StopAtAccuracy",
     "TrainingDivergedError",
+    "Validate",
     "evaluate",
     "fine_tune",
     "fit",
@@ -25,5 +42,6 @@ __all__ = [
     "read_idx",
     "save_examples",
     "save_model",
+    "train_loop",
     "train_step",
 ]

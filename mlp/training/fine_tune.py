@@ -68,7 +68,7 @@ STEPS = 40
 LR = 2e-4
 BATCH_SIZE = 128
 NEW_FRACTION = 1 / 8  # of each batch, with replay: 16 new examples and 112 old ones
-PROGRESS_CALLS = 20  # ``progress`` is called about this many times, not at every step
+PROGRESS_CALLS = 20  # ``on_progress`` is called about this many times, not at every step
 
 Progress = Callable[[int, int], Any]
 
@@ -83,7 +83,7 @@ def fine_tune(
     lr: float | None = None,
     batch_size: int | None = None,
     seed: int = 0,
-    progress: Progress | None = None,
+    on_progress: Progress | None = None,
 ) -> Sequential:
     """A copy of ``model`` trained further on ``(x_new, y_new)``; ``model`` itself is left unchanged.
 
@@ -95,7 +95,7 @@ def fine_tune(
     * ``steps``, ``lr``, ``batch_size``: default ``STEPS``, ``LR`` and
       ``BATCH_SIZE``, the recipe in this module's docstring.
     * ``seed`` fixes every random draw: same inputs and seed, same weights.
-    * ``progress(done_steps, total_steps)`` is called about
+    * ``on_progress(done_steps, total_steps)`` is called about
       ``PROGRESS_CALLS`` times, the last with ``done_steps == total_steps``.
 
     Raises ``TypeError`` or ``ValueError``, before any work, for inputs that
@@ -105,7 +105,7 @@ def fine_tune(
     steps = STEPS if steps is None else _positive_int(steps, "steps")
     lr = LR if lr is None else _positive_float(lr, "lr")
     batch_size = BATCH_SIZE if batch_size is None else _positive_int(batch_size, "batch_size")
-    x, y, old = _validated(model, x_new, y_new, replay, batch_size, seed, progress)
+    x, y, old = _validated(model, x_new, y_new, replay, batch_size, seed, on_progress)
 
     tuned = _copy(model, seed)
     rng = np.random.default_rng(seed)
@@ -115,8 +115,8 @@ def fine_tune(
     loss, optimizer = SoftmaxCrossEntropy(), FusedAdam(lr, schedule=linear_decay)
     report_every = max(1, math.ceil(steps / PROGRESS_CALLS))
 
-    if progress is not None:
-        progress(0, steps)
+    if on_progress is not None:
+        on_progress(0, steps)
     with threadpool_limits(limits=1, user_api="blas"), tuned.mode(training=True):
         for step in range(steps):
             idx = next(new_batches)
@@ -125,8 +125,8 @@ def fine_tune(
                 old_idx = next(old_batches)
                 xb, yb = np.concatenate([xb, old[0][old_idx]]), np.concatenate([yb, old[1][old_idx]])
             train_step(tuned, loss, optimizer, xb, yb, step / steps)
-            if progress is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
-                progress(step + 1, steps)
+            if on_progress is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
+                on_progress(step + 1, steps)
 
     record = {
         "examples": len(x),
@@ -176,7 +176,7 @@ def _validated(
     replay: Any,
     batch_size: int,
     seed: Any,
-    progress: Any,
+    on_progress: Any,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be an mlp Sequential network (e.g. mlp.load_model()), got {model!r}")
@@ -184,8 +184,10 @@ def _validated(
         raise TypeError(f"seed must be an integer, got {seed!r}")
     if seed < 0:
         raise ValueError(f"seed must be 0 or more, got {seed}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a function progress(done_steps, total_steps), got {progress!r}")
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(
+            f"on_progress must be a function on_progress(done_steps, total_steps), got {on_progress!r}"
+        )
     x, y = _examples(model, x_new, y_new, "the new examples")
     old = None
     if replay is not None:

@@ -61,7 +61,7 @@ def mnist_splits() -> tuple[Split, Split, Split]:
     return train, validation, test
 
 
-def train(recipe: Recipe, *, progress: bool = True) -> tuple[Sequential, History, dict[str, float]]:
+def train(recipe: Recipe, *, show_progress: bool = True) -> tuple[Sequential, History, dict[str, float]]:
     """Train a model by ``recipe``; return it, its history and its final figures.
 
     Adam runs in its fused form (``mlp.nn.fast.FusedAdam``): the same update
@@ -84,7 +84,7 @@ def train(recipe: Recipe, *, progress: bool = True) -> tuple[Sequential, History
         augment=random_affine if recipe.augment else None,
         threads=recipe.threads,
         restore_best=True,
-        progress=progress,
+        show_progress=show_progress,
     )
     val_loss, val_accuracy = evaluate(model, x_val, y_val)
     test_loss, test_accuracy = evaluate(model, x_test, y_test)
