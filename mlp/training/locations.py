@@ -38,7 +38,11 @@ def installed_data_dir() -> Path | None:
     user's); the package's own list of installed files settles any other
     installation scheme.
     """
-    schemes = [sysconfig.get_path("data"), sysconfig.get_path("data", sysconfig.get_preferred_scheme("user"))]
+    schemes = [sysconfig.get_path("data")]
+    try:
+        schemes.append(sysconfig.get_path("data", sysconfig.get_preferred_scheme("user")))
+    except ValueError:  # no user scheme on this platform (Pyodide: 'posix_user' is not valid there)
+        pass
     for prefix in schemes:
         candidate = Path(prefix) / "share" / DISTRIBUTION
         if (candidate / MODEL_NAME).is_file():

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mlp.nn.inputs import as_batch, as_int
 from mlp.nn.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
 from mlp.nn.network import Sequential
 from mlp.nn.optimizers import Optimizer
+from mlp.runtime import blas_threads
 from mlp.training.progress import ProgressBar
 from mlp.training.threads import best_thread_count
 
@@ -157,7 +157,7 @@ def fit(
     best_weights, best_accuracy = None, -1.0
     weights_before = copy_weights(model)  # put back if training diverges
 
-    with threadpool_limits(limits=history.threads, user_api="blas"), model.mode(training=True):
+    with blas_threads(history.threads), model.mode(training=True):
         for epoch in range(epochs):
             start = time.perf_counter()
             bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{epochs}") if progress else None
