@@ -80,8 +80,10 @@ def say(message: str) -> None:
 def run(command: list[str | Path], **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
-        output = "\n".join(line for line in (result.stdout + result.stderr).splitlines() if "Location" not in line)
-        raise BuildError(f"{' '.join(map(str, command[:4]))} ... failed (exit {result.returncode}):\n{output[-4000:]}")
+        lines = (result.stdout + result.stderr).splitlines()
+        output = "\n".join(line for line in lines if "Location" not in line)[-4000:]
+        what = " ".join(map(str, command[:4]))
+        raise BuildError(f"{what} ... failed (exit {result.returncode}):\n{output}")
     return result
 
 
@@ -107,7 +109,8 @@ def build_venv(cache: Path) -> Path:
     say("creating the build's virtual environment (voici, jupyterlite) from hash-pinned wheels")
     shutil.rmtree(venv, ignore_errors=True)
     run([sys.executable, "-m", "venv", venv])
-    run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--require-hashes", "--no-deps", "-r", requirements])
+    pip = [venv / "bin" / "python", "-m", "pip"]
+    run([*pip, "install", "-q", "--require-hashes", "--no-deps", "-r", requirements])
     stamp.write_text(wanted)
     return venv
 
@@ -115,8 +118,9 @@ def build_venv(cache: Path) -> Path:
 def pip_download(requirements: Path, into: Path) -> list[Path]:
     """The wheels pinned in ``requirements`` (with ``--hash``), downloaded by pip into ``into``, checked."""
     into.mkdir(parents=True, exist_ok=True)
-    run([sys.executable, "-m", "pip", "download", "-q", "--require-hashes", "--no-deps", "--only-binary", ":all:",
-         "-d", into, "-r", requirements])  # fmt: skip
+    pip = [sys.executable, "-m", "pip"]
+    run([*pip, "download", "-q", "--require-hashes", "--no-deps", "--only-binary", ":all:", "-d", into,
+         "-r", requirements])  # fmt: skip
     pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", requirements.read_text(), re.M))
     hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", requirements.read_text()))
     wheels = []
@@ -127,7 +131,8 @@ def pip_download(requirements: Path, into: Path) -> list[Path]:
             raise BuildError(f"{requirements.name}: pip downloaded no wheel for {name}=={version}")
         for wheel in found:  # pip checked it when it downloaded it; a cached copy is checked again here
             if sha256_file(wheel) not in hashes:
-                raise BuildError(f"{wheel.name}: sha256 {sha256_file(wheel)} is not pinned in {requirements.name}")
+                got = sha256_file(wheel)
+                raise BuildError(f"{wheel.name}: sha256 {got} is not pinned in {requirements.name}")
         wheels.extend(found)
     return wheels
 
@@ -136,7 +141,7 @@ def pip_download(requirements: Path, into: Path) -> list[Path]:
 
 
 def npm_tarball(spec: str, integrity: str, cache: Path) -> Path:
-    """The npm tarball of ``spec`` (``name@version``), fetched with ``npm pack``, checked against ``integrity``."""
+    """The npm tarball of ``spec`` (``name@version``) by ``npm pack``, checked against ``integrity``."""
     folder = cache / "npm"
     folder.mkdir(parents=True, exist_ok=True)
     name, version = spec.rsplit("@", 1)
@@ -147,7 +152,7 @@ def npm_tarball(spec: str, integrity: str, cache: Path) -> Path:
     algorithm, expected = integrity.split("-", 1)
     got = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
     if got != expected:
-        raise BuildError(f"{tarball.name}: {algorithm} {got} is not the registry's integrity {expected} ({spec})")
+        raise BuildError(f"{tarball.name}: {algorithm} {got} is not {spec}'s registry integrity {expected}")
     return tarball
 
 
@@ -207,7 +212,8 @@ def mlp_wheel(venv: Path, into: Path, work: Path) -> Path:
     from mlp.training.replay import write_sample  # the checkout's mlp, verified MNIST files
 
     built = work / "wheel"
-    run([venv / "bin" / "python", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", built, ROOT])
+    pip = [venv / "bin" / "python", "-m", "pip"]
+    run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", built, ROOT])
     (wheel,) = built.glob("mlp_from_scratch-*.whl")
     sample = write_sample(work)
     into.mkdir(parents=True, exist_ok=True)
@@ -305,7 +311,9 @@ def build(out: Path, cache: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_site", help="the folder to write (replaced)")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".site-cache", help="downloads and the build's tools")
+    parser.add_argument(
+        "--cache", type=Path, default=ROOT / ".site-cache", help="downloads and the build's tools"
+    )
     args = parser.parse_args(argv)
     try:
         build(args.out, args.cache.resolve())

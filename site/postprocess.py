@@ -100,9 +100,11 @@ def fix_site(site: Path) -> list[Path]:
     pages = sorted(site.rglob("*.html"))
     for page in pages:
         text = CDN_LINK.sub("", fix_page(page.read_text()))
-        for pattern, what in ((EXTERNAL, "loads a file from another host"), (ABSOLUTE, "uses an absolute path")):
+        problems = ((EXTERNAL, "loads a file from another host"), (ABSOLUTE, "uses an absolute path"))
+        for pattern, what in problems:
             found = pattern.search(text)
             if found:
-                raise ValueError(f"{page.relative_to(site)} {what}: {text[found.start() : found.end() + 60]!r}")
+                excerpt = text[found.start() : found.end() + 60]
+                raise ValueError(f"{page.relative_to(site)} {what}: {excerpt!r}")
         page.write_text(text)
     return pages

@@ -13,6 +13,7 @@ installed copy. Nothing here reads a file; it only finds where to look.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import sysconfig
@@ -39,10 +40,9 @@ def installed_data_dir() -> Path | None:
     installation scheme.
     """
     schemes = [sysconfig.get_path("data")]
-    try:
+    # No user scheme on some platforms (Pyodide: "'posix_user' is not a valid scheme"): then none.
+    with contextlib.suppress(ValueError):
         schemes.append(sysconfig.get_path("data", sysconfig.get_preferred_scheme("user")))
-    except ValueError:  # no user scheme on this platform (Pyodide: 'posix_user' is not valid there)
-        pass
     for prefix in schemes:
         candidate = Path(prefix) / "share" / DISTRIBUTION
         if (candidate / MODEL_NAME).is_file():
