@@ -54,9 +54,10 @@ PINS = json.loads((HERE / "pins.json").read_text())
 NOTEBOOK = ROOT / "notebooks" / "10_draw_a_digit.ipynb"
 PAGE_NAME = "dashboard.ipynb"  # the page's address: voici/render/dashboard.html
 DISTRIBUTION = "mlp-from-scratch"
-# What the page installs from the site's own pypi/ folder (no dependencies resolved: jupyterlab,
-# voila and matplotlib, the package's server-side dependencies, are not wanted in a browser).
-INSTALL_CELL = "%pip install -q --no-deps ipywidgets ipycanvas comm mlp-from-scratch"
+# What the page installs: numpy and Pillow from Pyodide's own packages, the rest from the site's pypi/
+# folder. No dependency is resolved (--no-deps): jupyterlab, voila and matplotlib, the package's
+# server-side dependencies, are not wanted in a browser, and threadpoolctl is not used there.
+INSTALL_CELL = "%pip install -q --no-deps numpy pillow ipywidgets ipycanvas comm mlp-from-scratch"
 LITE_CONFIG = {
     "jupyter-lite-schema-version": 0,
     "jupyter-config-data": {
