@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import functools
 import http.server
+import itertools
 import json
 import os
 import statistics
@@ -35,7 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -73,7 +74,10 @@ TEACH_PROBE = """() => {
 class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the site only under ``SUB_PATH``; anything else is a 404, as on GitHub Pages."""
 
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm"}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+    }
 
     def translate_path(self, path: str) -> str:
         if not path.startswith(SUB_PATH):
@@ -161,7 +165,7 @@ def draw(page: Page, *strokes: list[tuple[float, float]]) -> None:
     for stroke in strokes:
         page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
         page.mouse.down()
-        for (x0, y0), (x, y) in zip(stroke, stroke[1:]):
+        for (x0, y0), (x, y) in itertools.pairwise(stroke):
             page.mouse.move(box["x"] + x, box["y"] + y, steps=max(1, round(np.hypot(x - x0, y - y0) / 20)))
         page.mouse.up()
 
@@ -223,7 +227,8 @@ def measure(site: Path, opens: int, strokes: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks static-site", description=__doc__.split("\n")[0])
+    summary = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks static-site", description=summary)
     parser.add_argument("--site", type=Path, help="a site built before (default: build one into _site)")
     parser.add_argument("--opens", type=int, default=2, help="cold opens, each in a new browser context")
     parser.add_argument("--strokes", type=int, default=10, help="strokes timed from pointer-up to answer")
@@ -245,7 +250,8 @@ def main(argv: list[str]) -> int:
     print(f"Teach on 5 examples: {r['teach_s'][0]:.1f} s   (target ≤ 5 s): {r['teach_said']!r}")
     print(f"requests: {r['local_requests']} to 127.0.0.1 per open; refused (to other hosts): {r['refused']}")
     load = os.getloadavg()
-    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {time.perf_counter() - started:.0f} s")
+    took = time.perf_counter() - started
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; the benchmark took {took:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1))
     return 0
