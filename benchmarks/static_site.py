@@ -226,6 +226,40 @@ def measure(site: Path, opens: int, strokes: int) -> dict:
     return results
 
 
+def compare_recipes(recipes: list[tuple[int, int]]) -> list[str]:
+    """What a cheaper Teach costs, natively (the same numpy maths as in the browser, run faster).
+
+    For each (steps, batch size): five drawings of each unusual style taught (for slashed zeros, six
+    sets of five), 100 other drawings of the style read after teaching, and MNIST's test accuracy.
+    """
+    from benchmarks.teach import TEACH_SEED, TEST_SEED
+    from mlp.pad.styles import UNUSUAL, draw_many
+    from mlp.training.data import load_mnist
+    from mlp.training.fine_tune import fine_tune
+    from mlp.training.model_io import load_model
+    from mlp.training.replay import mnist_replay
+
+    model, replay = load_model(), mnist_replay()
+    _, (x_test, y_test) = load_mnist()
+    sets = [("slashed_zero", TEACH_SEED + 100 * k) for k in range(6)]
+    sets += [(name, TEACH_SEED) for name in UNUSUAL if name != "slashed_zero"]
+    lines = [f"shipped model: MNIST test {model.accuracy(x_test, y_test):.2%}"]
+    for steps, batch in recipes:
+        style, mnist = [], []
+        for name, seed in sets:
+            x_read, y_read = draw_many(name, 100, seed=TEST_SEED)
+            taught = fine_tune(
+                model, *draw_many(name, 5, seed=seed), replay=replay, steps=steps, batch_size=batch
+            )
+            style.append(taught.accuracy(x_read, y_read))
+            mnist.append(taught.accuracy(x_test, y_test))
+        lines.append(
+            f"{steps:3d} steps of {batch:3d}: new style read {np.mean(style):.0%} (min {min(style):.0%}), "
+            f"MNIST test {np.mean(mnist):.2%} (min {min(mnist):.2%}) over {len(sets)} sets of 5"
+        )
+    return lines
+
+
 def main(argv: list[str]) -> int:
     summary = __doc__.split("\n")[0]
     parser = argparse.ArgumentParser(prog="python -m benchmarks static-site", description=summary)
@@ -233,7 +267,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--opens", type=int, default=2, help="cold opens, each in a new browser context")
     parser.add_argument("--strokes", type=int, default=10, help="strokes timed from pointer-up to answer")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--recipes", action="store_true", help="only compare Teach recipes natively (cheaper for the browser)"
+    )
     args = parser.parse_args(argv)
+    if args.recipes:
+        print("\n".join(compare_recipes([(40, 128), (20, 128), (20, 64), (12, 128)])))
+        return 0
     site = args.site or build(ROOT / "_site")
     files = [p for p in site.rglob("*") if p.is_file()]
     load = os.getloadavg()
