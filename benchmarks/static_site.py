@@ -272,7 +272,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     if args.recipes:
-        print("\n".join(compare_recipes([(40, 128), (20, 128), (20, 64), (12, 128)])))
+        print("\n".join(compare_recipes([(40, 128), (30, 128), (40, 96), (20, 128), (20, 64), (12, 128)])))
         return 0
     site = args.site or build(ROOT / "_site")
     files = [p for p in site.rglob("*") if p.is_file()]
