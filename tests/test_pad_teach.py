@@ -88,7 +88,7 @@ class BlockingFineTune:
     def __init__(self) -> None:
         self.started, self.release, self.calls = threading.Event(), threading.Event(), 0
 
-    def __call__(self, model, x, y, *, replay, progress):
+    def __call__(self, model, x, y, *, replay, progress, **recipe):
         self.calls += 1
         progress(0, 4)
         self.started.set()
@@ -213,7 +213,8 @@ def test_inline_teaching_shows_its_progress_while_it_runs(pad, monkeypatch):
     monkeypatch.setattr(runtime, "CAN_START_THREADS", False)
     seen = []
 
-    def fake(model, x, y, *, replay, progress):
+    def fake(model, x, y, *, replay, progress, **recipe):
+        assert recipe == {"batch_size": runtime.INLINE_TEACH_BATCH}, "a cheaper recipe inline"
         for done in range(5):
             progress(done, 4)
             seen.append((pad.teach.progress.layout.display, pad.teach.progress.value, said(pad)[0]))

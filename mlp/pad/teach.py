@@ -217,7 +217,9 @@ class TeachPanel(widgets.VBox):
                 shown[0] = self.progress.value = done / total
 
         try:
-            taught = fine_tune(model, x, y, replay=replay_set(), progress=progress)
+            taught = fine_tune(
+                model, x, y, replay=replay_set(), progress=progress, **runtime.teach_settings()
+            )
         except _Cancelled:
             return
         except (FileNotFoundError, DataFileError) as e:  # their messages name server paths: not for the page
