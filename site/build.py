@@ -233,7 +233,9 @@ def mlp_wheel(venv: Path, into: Path, work: Path) -> Path:
             records.append(_record(name, data))
         name = share + sample.name
         data = sample.read_bytes()
-        target.writestr(name, data)
+        # The wheel's own fixed timestamp: the same checkout gives the same wheel, byte for byte.
+        stamp = source.getinfo(names[0]).date_time
+        target.writestr(zipfile.ZipInfo(name, date_time=stamp), data, zipfile.ZIP_DEFLATED)
         records.append(_record(name, data))
         records.append([f"{dist_info}/RECORD", "", ""])
         text = io.StringIO()
