@@ -190,7 +190,7 @@ def measure(site: Path, opens: int, strokes: int) -> dict:
     from mlp.pad.widget import PIXEL_RATIO
 
     results: dict = {"drawable_s": [], "answer_ms": [], "teach_s": [], "refused": [], "local_requests": []}
-    with serve(site) as (url, _served), sync_playwright() as playwright:
+    with serve(site) as (url, served), sync_playwright() as playwright:
         browser = launch_offline(playwright)
         for attempt in range(opens):
             context, log = offline_context(browser)
@@ -221,6 +221,9 @@ def measure(site: Path, opens: int, strokes: int) -> dict:
                 results["teach_said"] = page.locator(".dp-said").inner_text()
             results["refused"].extend(log.refused)
             results["local_requests"].append(len(log.local))
+            paths = {path.split("?")[0][len(SUB_PATH) :] for path in served}
+            results.setdefault("served_mb", round(sum(
+                (site / p).stat().st_size for p in paths if (site / p).is_file()) / 1e6, 1))  # fmt: skip
             context.close()
         browser.close()
     return results
@@ -289,6 +292,7 @@ def main(argv: list[str]) -> int:
     )
     print(f"Teach on 5 examples: {r['teach_s'][0]:.1f} s   (target ≤ 5 s): {r['teach_said']!r}")
     print(f"requests: {r['local_requests']} to 127.0.0.1 per open; refused (to other hosts): {r['refused']}")
+    print(f"a cold visit downloads {r['served_mb']} MB of the site's files")
     load = os.getloadavg()
     took = time.perf_counter() - started
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; the benchmark took {took:.0f} s")
