@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 
+from mlp import runtime
 from mlp.nn.network import Sequential
 from mlp.pad import files, frontend
 from mlp.pad.callbacks import callback
@@ -74,7 +75,7 @@ class TeachPanel(widgets.VBox):
         self._images: list[np.ndarray] = []  # (28, 28) float32 each
         self._labels: list[int] = []
         self._generation = 0  # Forget increments it: a teaching from before it is thrown away
-        self._worker: threading.Thread | None = None
+        self._worker: runtime.Work | None = None
 
         tip = "It is a {}: keep this drawing as an example of {}".format
         self.digit_buttons = [button(str(d), tip(d, d), lambda d=d: self.add_example(d)) for d in range(10)]
@@ -130,7 +131,7 @@ class TeachPanel(widgets.VBox):
             self._labels.append(label)
             self._say(f"Kept as a {label}. Draw more, or Teach.")
         if len(self._labels) == 1:  # teaching is near: read the replay set now, not when Teach is clicked
-            threading.Thread(target=_read_replay_set_early, name="mlp-replay", daemon=True).start()
+            runtime.start(_read_replay_set_early, name="mlp-replay")
         self._examples_changed()
         return True
 
@@ -184,7 +185,7 @@ class TeachPanel(widgets.VBox):
         return worker is None or not worker.is_alive()
 
     @callback
-    def _start(self) -> threading.Thread | None:
+    def _start(self) -> runtime.Work | None:
         if self._worker is not None:
             self._say("Already teaching: one moment.")
             return None
@@ -192,17 +193,16 @@ class TeachPanel(widgets.VBox):
             self._say("No examples yet: draw a digit, then tap what it really is. Then Teach.", error=True)
             return None
         x, y = self.arrays()
-        self._worker = threading.Thread(
-            target=self._teach,
-            args=(self._generation, self._pad.model, x, y, time.monotonic()),
-            name="mlp-teach",
-            daemon=True,
-        )
         self.teach_button.disabled = True
-        self.progress.value, self.progress.layout.display = 0, None
+        # "" not None: in Pyodide's kernel display=None leaves the bar hidden.
+        self.progress.value, self.progress.layout.display = 0, ""
         self._say(f"Teaching on {len(y)} example{'s' * (len(y) != 1)}…", state="teaching")
-        self._worker.start()
-        return self._worker
+        args = (self._generation, self._pad.model, x, y, time.monotonic())
+        # On a worker thread; inline where there are no threads (a browser): then done when it returns.
+        work = runtime.start(self._teach, *args, name="mlp-teach")
+        if work.is_alive():  # _finish (waiting for our lock) clears it; inline, _finish already ran
+            self._worker = work
+        return work
 
     def _teach(
         self, generation: int, model: Sequential, x: np.ndarray, y: np.ndarray, started: float
@@ -217,7 +217,9 @@ class TeachPanel(widgets.VBox):
                 shown[0] = self.progress.value = done / total
 
         try:
-            taught = fine_tune(model, x, y, replay=replay_set(), on_progress=progress)
+            taught = fine_tune(
+                model, x, y, replay=replay_set(), on_progress=progress, **runtime.teach_settings()
+            )
         except _Cancelled:
             return
         except (FileNotFoundError, DataFileError) as e:  # their messages name server paths: not for the page

@@ -53,7 +53,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mlp.nn.fast import FusedAdam
 from mlp.nn.inputs import as_batch
@@ -61,6 +60,7 @@ from mlp.nn.layers import Dropout
 from mlp.nn.losses import SoftmaxCrossEntropy
 from mlp.nn.network import Sequential
 from mlp.nn.optimizers import linear_decay
+from mlp.runtime import blas_threads
 from mlp.training.augment import random_affine
 from mlp.training.loop import train_step
 
@@ -117,7 +117,7 @@ def fine_tune(
 
     if on_progress is not None:
         on_progress(0, steps)
-    with threadpool_limits(limits=1, user_api="blas"), tuned.mode(training=True):
+    with blas_threads(1), tuned.mode(training=True):
         for step in range(steps):
             idx = next(new_batches)
             xb, yb = random_affine(x[idx], rng), y[idx]

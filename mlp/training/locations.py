@@ -13,6 +13,7 @@ installed copy. Nothing here reads a file; it only finds where to look.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import sysconfig
@@ -38,7 +39,10 @@ def installed_data_dir() -> Path | None:
     user's); the package's own list of installed files settles any other
     installation scheme.
     """
-    schemes = [sysconfig.get_path("data"), sysconfig.get_path("data", sysconfig.get_preferred_scheme("user"))]
+    schemes = [sysconfig.get_path("data")]
+    # No user scheme on some platforms (Pyodide: "'posix_user' is not a valid scheme"): then none.
+    with contextlib.suppress(ValueError):
+        schemes.append(sysconfig.get_path("data", sysconfig.get_preferred_scheme("user")))
     for prefix in schemes:
         candidate = Path(prefix) / "share" / DISTRIBUTION
         if (candidate / MODEL_NAME).is_file():

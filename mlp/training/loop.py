@@ -40,12 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mlp.nn.inputs import as_batch, as_int
 from mlp.nn.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
 from mlp.nn.network import Sequential
 from mlp.nn.optimizers import Optimizer, constant
+from mlp.runtime import blas_threads
 from mlp.training.progress import ProgressBar
 from mlp.training.threads import best_thread_count
 
@@ -295,7 +295,7 @@ def train_loop(
     run.call("on_fit_start")
     one_step = _one_step(model, SoftmaxCrossEntropy(), optimizer, step)
     rng = np.random.default_rng(seed)
-    with threadpool_limits(limits=threads, user_api="blas"), model.mode(training=True):
+    with blas_threads(threads), model.mode(training=True):
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             run.epoch, run.step, run.samples, run.loss_sum = epoch, 0, 0, 0.0

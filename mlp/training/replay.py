@@ -13,6 +13,11 @@ besides the sample it returns (``python -m benchmarks teach`` measures it).
 The sample comes only from the training part of the split: the last
 ``VALIDATION_SIZE`` images are the validation set the shipped model was
 chosen on, and replaying them would make its validation figure optimistic.
+
+Where the MNIST files are not shipped (the static site, whose visitors would
+otherwise download 11 MB of MNIST for 3,000 images), ``write_sample`` saves
+the very sample ``mnist_replay`` picks as a small ``.npz`` beside the model,
+and ``mnist_replay`` reads that instead, validated, when the files are absent.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from mlp.training.data import MNIST_FILES, DataFileError, mnist_dir
+from mlp.training.locations import shipped_data_dirs
 from mlp.training.recipe import VALIDATION_SIZE
 
 IMAGES, LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
@@ -52,7 +58,65 @@ def mnist_replay(
         raise ValueError(f"n must be a positive multiple of 10 (the same number of each digit), got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"seed must be an integer, got {seed!r}")
-    return _replay_cached(int(n), int(seed), mnist_dir(data_dir))
+    directory = mnist_dir(data_dir)
+    if data_dir is None and not (directory / IMAGES).is_file():
+        sample = shipped_sample(int(n), int(seed))
+        if sample is not None:
+            return _read_sample(sample, int(n))
+    return _replay_cached(int(n), int(seed), directory)
+
+
+def sample_name(n: int, seed: int) -> str:
+    """The file name of a saved replay sample: ``mnist-replay-3000-seed0.npz``."""
+    return f"mnist-replay-{n}-seed{seed}.npz"
+
+
+def shipped_sample(n: int, seed: int) -> Path | None:
+    """A saved sample of ``n`` images for ``seed`` among the shipped data (checkout, then installed)."""
+    for directory in shipped_data_dirs():
+        if (directory / sample_name(n, seed)).is_file():
+            return directory / sample_name(n, seed)
+    return None
+
+
+def write_sample(directory: str | os.PathLike[str], n: int = DEFAULT_SIZE, seed: int = 0) -> Path:
+    """Save ``mnist_replay(n, seed)`` (read from the verified MNIST files) as ``directory/sample_name``.
+
+    Pixels are stored as the uint8 of the IDX file (``x * 255`` is exact), so
+    the sample read back is bit-identical to the one ``mnist_replay`` returns.
+    """
+    x, y = mnist_replay(n, seed)
+    path = Path(directory) / sample_name(n, seed)
+    pixels = np.rint(x * 255).astype(np.uint8)
+    np.savez_compressed(path, x=pixels, y=y.astype(np.uint8))
+    return path
+
+
+@functools.lru_cache(maxsize=2)
+def _read_sample(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sample saved by ``write_sample``, checked: shapes, dtypes, labels, the same count of each digit."""
+
+    def fail(reason: str) -> DataFileError:
+        return DataFileError(f"{path.name}: not a replay sample written by write_sample ({reason})")
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if sorted(archive.files) != ["x", "y"]:
+                raise fail(f"arrays {sorted(archive.files)}, expected ['x', 'y']")
+            pixels, labels = archive["x"], archive["y"]
+    except (OSError, ValueError, EOFError, zlib.error) as e:
+        raise fail(f"{type(e).__name__}: {e}") from e
+    if pixels.dtype != np.uint8 or pixels.shape != (n, SIDE * SIDE):
+        raise fail(f"x is {pixels.dtype} {pixels.shape}, expected uint8 {(n, SIDE * SIDE)}")
+    if labels.dtype != np.uint8 or labels.shape != (n,):
+        raise fail(f"y is {labels.dtype} {labels.shape}, expected uint8 {(n,)}")
+    if labels.max(initial=0) > 9 or not np.all(np.bincount(labels, minlength=10) == n // 10):
+        raise fail("its labels are not the digits 0-9, the same number of each")
+    x = pixels / np.float32(255)  # float32, exact: as mnist_replay computes it
+    y = labels.astype(np.int64)
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
 
 
 @functools.lru_cache(maxsize=4)

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from mlp.runtime import blas_threads
 
 BURST_SECONDS = 0.01
 ROUNDS = 3
@@ -61,7 +62,7 @@ def time_step_products(
             out @ w.T  # and as the input gradient
             h = out
 
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with blas_threads(threads):
         start = time.perf_counter()
         steps, elapsed = 0, 0.0
         while elapsed < burst and steps < 50:
