@@ -7,6 +7,7 @@ is the previous layer's output (the chain rule, applied one layer at a time).
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlp.nn.inputs import as_batch, as_int
-from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
+from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh, cast_copy
 from mlp.nn.losses import as_class_indices, softmax
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
@@ -128,12 +129,12 @@ class Sequential:
         return float(np.mean(predicted == labels))
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
-        """A copy computing in ``dtype`` (e.g. float64 for a gradient check)."""
-        return Sequential([layer.astype(dtype) for layer in self.layers], self.metadata)
+        """A deep copy computing in ``dtype`` (e.g. float64 for a gradient check); ``self`` is unchanged.
 
-    def architecture(self) -> list[dict[str, Any]]:
-        """The layers' configurations: enough to rebuild the network without its weights."""
-        return [layer.config() for layer in self.layers]
+        Each layer is copied as it is (``mlp.nn.layers.cast_copy``), a learner's
+        own layers included, with its parameters cast; the metadata is copied too.
+        """
+        return Sequential([cast_copy(layer, dtype) for layer in self.layers], copy.deepcopy(self.metadata))
 
     def __repr__(self) -> str:
         n_params = sum(p.value.size for p in self.parameters())

@@ -47,7 +47,6 @@ on using it, in another thread, while its copy is being taught.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -143,8 +142,7 @@ def fine_tune(
 
 def _copy(model: Sequential, seed: int) -> Sequential:
     """A copy with its own weights, metadata and dropout masks drawn from ``seed``."""
-    tuned = model.astype(model.dtype)  # rebuilt layer by layer: every array is new
-    tuned.metadata = copy.deepcopy(model.metadata)
+    tuned = model.astype(model.dtype)  # a deep copy of every layer as it is, and of the metadata
     dropouts = [layer for layer in tuned.layers if isinstance(layer, Dropout)]
     for layer, child in zip(dropouts, np.random.SeedSequence([seed, 1]).spawn(len(dropouts))):
         layer.rng = np.random.default_rng(child)

@@ -21,13 +21,14 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlp._version import __version__
-from mlp.nn.layers import LAYER_TYPES
+from mlp.nn.layers import Dense, Dropout, Layer, ReLU, Sigmoid, Tanh
 from mlp.nn.network import Sequential
 from mlp.training.locations import MODEL_NAME, shipped_data_dirs
 
@@ -37,11 +38,78 @@ MODEL_ENV = "MLP_MODEL"  # a model file to load instead of the shipped one
 MAX_WIDTH = 65_536  # units in a layer
 MAX_PARAMETERS = 20_000_000  # in all: 80 MB of float32, 85 times the shipped model
 MAX_TEXT_CHARS = 1_000_000  # each of the architecture and the metadata
+MAX_NESTING = 32  # lists and objects within each other in the metadata: a record, not a structure
 TEXT_ENTRIES = ("format", "format_version", "architecture", "metadata", "weights_sha256")
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason."""
+
+
+Shapes = list[tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class LayerFormat:
+    """How one kind of layer is written into a model file, and read back.
+
+    * ``layer_class``: the class; ``layer_class(**options)`` rebuilds a layer;
+    * ``options(layer)``: the constructor's arguments that rebuild ``layer`` (JSON numbers and text);
+    * ``parameter_shapes(options)``: the shapes of the parameters the rebuilt layer will have, so
+      that a file's arrays are checked against them before any layer is built.
+    """
+
+    layer_class: type[Layer]
+    options: Callable[[Any], dict[str, Any]]
+    parameter_shapes: Callable[[dict[str, Any]], Shapes]
+
+
+def _no_options(layer: Layer) -> dict[str, Any]:
+    return {}
+
+
+def _no_parameters(options: dict[str, Any]) -> Shapes:
+    return []
+
+
+LAYER_FORMATS: dict[str, LayerFormat] = {
+    "Dense": LayerFormat(
+        Dense,
+        lambda layer: {"n_in": layer.n_in, "n_out": layer.n_out, "init": layer.init},
+        lambda options: [(options["n_in"], options["n_out"]), (options["n_out"],)],  # W, b
+    ),
+    "ReLU": LayerFormat(ReLU, _no_options, _no_parameters),
+    "Sigmoid": LayerFormat(Sigmoid, _no_options, _no_parameters),
+    "Tanh": LayerFormat(Tanh, _no_options, _no_parameters),
+    "Dropout": LayerFormat(Dropout, lambda layer: {"p": layer.p, "seed": layer.seed}, _no_parameters),
+}
+"""The layers a model file may hold, by the name written in its architecture."""
+
+
+def layer_config(layer: Layer) -> dict[str, Any]:
+    """``{"type": name, **options}``: what rebuilds ``layer``; a ``ValueError`` for a layer files cannot hold.
+
+    Only the exact classes of ``LAYER_FORMATS``: a subclass may compute
+    something else, which its rebuilt parent would silently replace.
+    """
+    name = type(layer).__name__
+    if name not in LAYER_FORMATS or type(layer) is not LAYER_FORMATS[name].layer_class:
+        raise ValueError(
+            f"a model file cannot hold a {name} layer: it holds {sorted(LAYER_FORMATS)} "
+            "(keep your own layer's code, and its weights with np.savez)"
+        )
+    return {"type": name, **LAYER_FORMATS[name].options(layer)}
+
+
+def architecture(model: Sequential) -> list[dict[str, Any]]:
+    """The layers' configurations, in order: what rebuilds ``model`` without its weights."""
+    return [layer_config(layer) for layer in model.layers]
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """A new layer built from ``layer_config``'s description (checked by ``load_model`` beforehand)."""
+    options = {key: value for key, value in config.items() if key != "type"}
+    return LAYER_FORMATS[config["type"]].layer_class(**options)
 
 
 Fail = Callable[[str], ModelFileError]  # builds the error for one file, given the reason
@@ -85,7 +153,11 @@ def __getattr__(name: str) -> Any:
 
 
 def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
-    """Write ``model`` to ``path`` (``.npz``); ``metadata`` joins ``model.metadata``.
+    """Write ``model`` to ``path`` (``.npz``); returns ``path``. ``model`` is only read.
+
+    The file's metadata is ``model.metadata``, then ``metadata``, then
+    ``mlp_version``; ``model.metadata`` itself is left as it was, so saving
+    a model never changes it (the loaded model carries the stamp).
 
     The file is written beside its destination and renamed into place, so an
     interrupted save never leaves half a model where a good one was. Weights
@@ -103,13 +175,12 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
-        "architecture": np.array(json.dumps(model.architecture())),
+        "architecture": np.array(json.dumps(architecture(model))),
         "metadata": np.array(json.dumps(info, sort_keys=True)),
         "weights_sha256": np.array(weights_digest(weights)),
         **{f"param_{i}": w for i, w in enumerate(weights)},
     }
     write_npz(path, arrays)
-    model.metadata = info
     return path
 
 
@@ -142,8 +213,8 @@ def load_model(path: str | Path | None = None) -> Sequential:
         with zipfile.ZipFile(_checked_archive(path, fail)) as archive:
             headers = _array_headers(archive, fail)
             text = {key: _read(archive, key) for key in TEXT_ENTRIES}
-            architecture, metadata = _description(text, fail)
-            shapes = _parameter_shapes(architecture, fail)
+            layers, metadata = _description(text, fail)
+            shapes = _parameter_shapes(layers, fail)
             _check_weight_headers(headers, shapes, fail)
             weights = [_read(archive, f"param_{i}") for i in range(len(shapes))]
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
@@ -157,9 +228,7 @@ def load_model(path: str | Path | None = None) -> Sequential:
     if weights_digest(weights) != text["weights_sha256"]:
         raise fail("the weights do not match their SHA-256: the file was modified after saving")
     try:  # every size is known to fit by now, so building the layers allocates nothing unexpected
-        model = Sequential(
-            [LAYER_TYPES[config["type"]].from_config(config) for config in architecture], metadata
-        )
+        model = Sequential([layer_from_config(config) for config in layers], metadata)
     except (TypeError, ValueError) as e:
         raise fail(f"its architecture is invalid ({e})") from e
     for p, w in zip(model.parameters(), weights, strict=True):
@@ -236,10 +305,26 @@ def _description(text: dict[str, Any], fail: Fail) -> tuple[list[dict[str, Any]]
             value = json.loads(str(text[key]))
         except json.JSONDecodeError as e:
             raise fail(f"its {key} is not valid JSON ({e})") from e
+        except RecursionError:  # json's parser recurses once per level of [ or {
+            raise fail(f"its {key} nests lists or objects deeper than {MAX_NESTING} levels") from None
+        if _nesting(value) > MAX_NESTING:  # copying or saving it again would recurse as deep
+            raise fail(f"its {key} nests lists or objects deeper than {MAX_NESTING} levels")
         if not isinstance(value, kind):
             raise fail(f"its {key} should be a JSON {'list' if kind is list else 'object'}")
         parsed.append(value)
     return parsed[0], parsed[1]
+
+
+def _nesting(value: Any) -> int:
+    """How many lists and objects deep ``value`` goes (0 for a number), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ...]]:
@@ -249,7 +334,7 @@ def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ..
         problem = _config_problem(config)
         if problem:
             raise fail(f"its architecture is invalid: layer {i} {problem}")
-        shapes += LAYER_TYPES[config["type"]].parameter_shapes(config)
+        shapes += LAYER_FORMATS[config["type"]].parameter_shapes(config)
     declared = sum(int(np.prod(shape, dtype=object)) for shape in shapes)
     if declared > MAX_PARAMETERS:
         raise fail(
@@ -260,9 +345,9 @@ def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ..
 
 def _config_problem(config: Any) -> str | None:
     """What is wrong with one layer's configuration, or ``None``."""
-    if not isinstance(config, dict) or config.get("type") not in LAYER_TYPES:
-        return f"is {config!r}; the known types are {sorted(LAYER_TYPES)}"
-    options = inspect.signature(LAYER_TYPES[config["type"]].__init__).parameters
+    if not isinstance(config, dict) or config.get("type") not in LAYER_FORMATS:
+        return f"is {config!r}; the known types are {sorted(LAYER_FORMATS)}"
+    options = inspect.signature(LAYER_FORMATS[config["type"]].layer_class.__init__).parameters
     unknown = sorted(set(config) - {"type"} - set(options))
     if unknown:
         return f"({config['type']}) has unknown options {unknown}"
