@@ -2,11 +2,13 @@
 
 No pickle: a pickled model runs arbitrary code when loaded, so a model file
 downloaded from a stranger would be a program. An ``.npz`` is a zip archive
-of ``.npy`` arrays; we read it with ``allow_pickle=False`` and describe the
-architecture and metadata as JSON text. A file is checked before anything
-large is allocated: the size of every array is read from its header and
-compared with what the architecture declares, within a budget, so a 5 KB
-file that claims a billion weights is refused in microseconds. Then come the
+of ``.npy`` arrays; we read it with ``mlp.training.npz.NpzReader``
+(``allow_pickle=False``, only stored or deflate entries, every declared size
+checked before anything is inflated) and describe the architecture and
+metadata as JSON text. A file is checked before anything large is
+allocated: the size of every array is read from its header and compared
+with what the architecture declares, within a budget, so a 5 KB file that
+claims a billion weights is refused in microseconds. Then come the
 dtypes, finite values and a SHA-256 of the weights, so that a wrong,
 truncated or tampered file gives a clear error instead of a network that
 answers nonsense.
@@ -18,8 +20,6 @@ import hashlib
 import inspect
 import json
 import os
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from mlp._version import __version__
 from mlp.nn.layers import Dense, Dropout, Layer, ReLU, Sigmoid, Tanh
 from mlp.nn.network import Sequential
 from mlp.training.locations import MODEL_NAME, shipped_data_dirs
+from mlp.training.npz import ArrayHeader, NpzReader
 
 FORMAT = "mlp-npz"
 FORMAT_VERSION = 1
@@ -38,6 +39,8 @@ MODEL_ENV = "MLP_MODEL"  # a model file to load instead of the shipped one
 MAX_WIDTH = 65_536  # units in a layer
 MAX_PARAMETERS = 20_000_000  # in all: 80 MB of float32, 85 times the shipped model
 MAX_TEXT_CHARS = 1_000_000  # each of the architecture and the metadata
+# All the arrays of a file, inflated: the largest network in float64, and the five text entries.
+MAX_FILE_ARRAY_BYTES = 8 * MAX_PARAMETERS + 5 * 4 * MAX_TEXT_CHARS + 1_000_000
 MAX_NESTING = 32  # lists and objects within each other in the metadata: a record, not a structure
 TEXT_ENTRIES = ("format", "format_version", "architecture", "metadata", "weights_sha256")
 
@@ -209,18 +212,13 @@ def load_model(path: str | Path | None = None) -> Sequential:
     def fail(reason: str) -> ModelFileError:
         return ModelFileError(f"{path} is not a usable model file: {reason}")
 
-    try:
-        with zipfile.ZipFile(_checked_archive(path, fail)) as archive:
-            headers = _array_headers(archive, fail)
-            text = {key: _read(archive, key) for key in TEXT_ENTRIES}
-            layers, metadata = _description(text, fail)
-            shapes = _parameter_shapes(layers, fail)
-            _check_weight_headers(headers, shapes, fail)
-            weights = [_read(archive, f"param_{i}") for i in range(len(shapes))]
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-        if isinstance(e, ModelFileError):
-            raise
-        raise fail(f"it is truncated or corrupt ({type(e).__name__}: {e})") from e
+    with NpzReader(path, budget=MAX_FILE_ARRAY_BYTES, fail=fail) as npz:
+        headers = _array_headers(npz.headers, fail)
+        text = {key: _scalar(npz.read(key)) for key in TEXT_ENTRIES}
+        layers, metadata = _description(text, fail)
+        shapes = _parameter_shapes(layers, fail)
+        _check_weight_headers(headers, shapes, fail)
+        weights = [npz.read(f"param_{i}") for i in range(len(shapes))]
 
     for i, w in enumerate(weights):
         if not np.isfinite(w).all():
@@ -236,56 +234,25 @@ def load_model(path: str | Path | None = None) -> Sequential:
     return model
 
 
-def _checked_archive(path: Path, fail: Fail) -> Path:
-    """``path`` if it starts like a zip archive; otherwise say what it is instead."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise fail(f"cannot read it ({e.strerror or e})") from e
-    if head.startswith(b"\x93NUMPY"):
-        raise fail("it is a single .npy array (np.save), not an .npz archive written by mlp.save_model")
-    if not head.startswith(b"PK"):
-        raise fail(f"it is not an .npz (zip) archive: it starts with the bytes {head.hex(' ') or 'nothing'}")
-    return path
-
-
-def _array_headers(archive: zipfile.ZipFile, fail: Fail) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Shape and dtype of every array, read from the ``.npy`` headers alone: no data is decompressed."""
-    headers = {}
-    for info in archive.infolist():
-        key = info.filename.removesuffix(".npy")
-        if not info.filename.endswith(".npy") or not (key in TEXT_ENTRIES or key.startswith("param_")):
-            raise fail(f"unexpected entry {info.filename!r}")
-        with archive.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            if version not in ((1, 0), (2, 0)):
-                raise fail(f"{info.filename} is a .npy of version {version}, not 1.0 or 2.0")
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(member)
-            data_bytes = info.file_size - member.tell()
-        if dtype.hasobject:
-            raise fail(f"{info.filename} holds Python objects, which would need pickle: refused")
-        if int(np.prod(shape, dtype=object)) * dtype.itemsize != data_bytes:
-            raise fail(f"{info.filename} declares {shape} of {dtype} but holds {data_bytes} bytes")
-        headers[key] = (tuple(shape), dtype)
+def _array_headers(
+    headers: dict[str, ArrayHeader], fail: Fail
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, from the headers ``NpzReader`` has checked: no data read yet."""
+    for key in headers:
+        if not (key in TEXT_ENTRIES or key.startswith("param_")):
+            raise fail(f"unexpected entry {key + '.npy'!r}")
     missing = [key for key in TEXT_ENTRIES if key not in headers]
     if missing:
         raise fail(f"the entry {missing[0]!r} is missing")
     for key in TEXT_ENTRIES:
-        shape, dtype = headers[key]
+        shape, dtype = headers[key].shape, headers[key].dtype
         if shape != () or dtype.kind not in "Ui" or dtype.itemsize > 4 * MAX_TEXT_CHARS:
             raise fail(f"the entry {key!r} should be one short string or number, it is {shape} of {dtype}")
-    return headers
+    return {key: (header.shape, header.dtype) for key, header in headers.items()}
 
 
-def _read(archive: zipfile.ZipFile, key: str) -> Any:
-    with archive.open(f"{key}.npy") as member:
-        array = np.lib.format.read_array(member, allow_pickle=False)
+def _scalar(array: np.ndarray) -> Any:
+    """A text entry's string, or the 0-d array of a number."""
     return array[()] if array.shape == () and array.dtype.kind in "US" else array
 
 
