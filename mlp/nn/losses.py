@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlp.nn.inputs import as_class_indices
+
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """``log(softmax(z))`` along the last axis, without overflow.
@@ -30,37 +32,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(shifted)
     e /= e.sum(axis=-1, keepdims=True)
     return e
-
-
-def as_class_indices(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Integer class ids ``(N,)`` from ids or one-hot rows ``(N, C)``, validated.
-
-    Soft labels (rows of probabilities) are refused rather than rounded to
-    their largest entry: this loss trains towards one class per sample.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1 and num_classes != 1:
-        raise ValueError(
-            f"labels have shape {labels.shape}: class ids are one number per sample, of shape "
-            f"({labels.shape[0]},); pass labels.ravel()"
-        )
-    if labels.ndim == 2:
-        if labels.shape[1] != num_classes:
-            raise ValueError(f"one-hot labels have {labels.shape[1]} columns, the logits {num_classes}")
-        if not (np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)):
-            raise ValueError(
-                "2-D labels must be one-hot rows (a single 1, the rest 0); these are not "
-                "(soft labels or probabilities?): pass the class ids instead, labels of shape (N,)"
-            )
-        labels = labels.argmax(axis=1)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be integer class ids of shape (N,) or one-hot (N, {num_classes}), "
-            f"got dtype {labels.dtype} and shape {labels.shape}"
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}")
-    return labels
 
 
 def cross_entropy_per_sample(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from mlp.nn.inputs import as_batch, as_int
+from mlp.nn.inputs import as_batch, as_class_indices, as_int
 from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh, cast_copy
-from mlp.nn.losses import as_class_indices, softmax
+from mlp.nn.losses import softmax
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 

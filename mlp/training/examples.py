@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlp.nn.inputs import as_examples
 from mlp.training.model_io import write_npz
 from mlp.training.npz import ArrayHeader, NpzReader
 
@@ -99,7 +100,7 @@ def load_examples(source: Source, *, name: str | None = None) -> tuple[np.ndarra
             f"format {arrays['format']} v{arrays['format_version']}, expected {FORMAT} v{FORMAT_VERSION}"
         )
     try:
-        return validate_examples(arrays["images"], arrays["labels"], label)
+        return validate_examples(arrays["images"], arrays["labels"], "its examples")
     except (TypeError, ValueError) as e:
         raise fail(str(e)) from e
 
@@ -107,29 +108,16 @@ def load_examples(source: Source, *, name: str | None = None) -> tuple[np.ndarra
 def validate_examples(x: np.ndarray, y: np.ndarray, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
     """``(x as (N, 28, 28) float32, y as (N,) int64)``, new arrays, or a ``TypeError``/``ValueError``.
 
-    ``x`` may be ``(N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], finite;
-    ``y`` integers 0-9, one per image; 1 to ``MAX_EXAMPLES`` examples.
+    The rules of ``mlp.nn.inputs.as_examples`` with ``pixels=True`` (images
+    ``(N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], finite; digits 0-9 as
+    ids or one-hot rows, one per image), and 1 to ``MAX_EXAMPLES`` of them.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{what}: images must be floats in [0, 1], got dtype {x.dtype}")
-    if x.ndim == 2 and x.shape[1] == SIDE * SIDE:
-        x = x.reshape(len(x), SIDE, SIDE)
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"{what}: images must have shape (N, {SIDE}, {SIDE}), got {x.shape}")
-    if not 1 <= len(x) <= MAX_EXAMPLES:
-        raise ValueError(f"{what}: need 1 to {MAX_EXAMPLES} examples, got {len(x)}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what}: images contain NaN or infinite values")
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{what}: pixels must lie in [0, 1], got values in [{x.min():g}, {x.max():g}]")
-    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{what}: labels must be integer digits 0-9, got dtype {y.dtype}")
-    if y.shape != (len(x),):
-        raise ValueError(f"{what}: {len(x)} images but labels of shape {y.shape}; give one label per image")
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError(f"{what}: labels must be digits 0-9, got {y.min()}..{y.max()}")
-    return x.astype(np.float32), y.astype(np.int64)
+    images, labels = as_examples(
+        x, y, n_features=SIDE * SIDE, n_classes=10, dtype=np.dtype(np.float32), what=what, pixels=True
+    )
+    if len(images) > MAX_EXAMPLES:
+        raise ValueError(f"{what}: need 1 to {MAX_EXAMPLES} examples, got {len(images)}")
+    return images.reshape(len(images), SIDE, SIDE).copy(), labels.copy()
 
 
 def _check_entries(headers: dict[str, ArrayHeader], fail: Callable[[str], ExamplesFileError]) -> None:
