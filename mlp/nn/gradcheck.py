@@ -57,7 +57,10 @@ class TensorCheck:
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """``||a - n|| / (||a|| + ||n||)``: 0 when equal, 1 when opposite or one is zero."""
+    """``||a - n|| / (||a|| + ||n||)``: 0 when equal, 1 when opposite or one is zero.
+
+    Inputs: ``analytic`` and ``numeric``, arrays of one shape. Returns: a float in [0, 1].
+    """
     analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
     scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     return float(np.linalg.norm(analytic - numeric) / scale) if scale > 0 else 0.0

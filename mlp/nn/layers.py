@@ -149,12 +149,14 @@ class Dense(Layer):
         self.bias = Parameter("bias", np.zeros(n_out, dtype=dtype), decay=False)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` ``(N, n_in)``. Returns ``y = x @ W + b`` ``(N, n_out)``, in the layer's dtype."""
         self._x = x = x.astype(self.weight.value.dtype, copy=False)  # compute in the layer's dtype
         out = x @ self.weight.value  # (N, n_in) @ (n_in, n_out) -> (N, n_out)
         out += self.bias.value  # broadcasts (n_out,) over the N rows
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out`` ``(N, n_out)``. Returns ``dL/dx`` ``(N, n_in)``; sets both ``.grad``."""
         self.weight.grad = self._x.T @ grad_out  # dL/dW: (n_in, N) @ (N, n_out) -> (n_in, n_out)
         self.bias.grad = grad_out.sum(axis=0)  # dL/db: b was added to every row -> (n_out,)
         return grad_out @ self.weight.value.T  # dL/dx: (N, n_out) @ (n_out, n_in) -> (N, n_in)
@@ -182,10 +184,12 @@ class ReLU(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``max(0, x)``, the same shape."""
         self._out = np.maximum(x, 0)
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         # A new array: multiplying grad_out in place would corrupt the caller's copy.
         return grad_out * (self._out > 0)
 
@@ -194,12 +198,14 @@ class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``, whose derivative is ``s (1 - s)`` of its own output."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``1 / (1 + exp(-x))``, the same shape."""
         # exp(-|x|) never overflows; pick the algebraically equal form per sign.
         e = np.exp(-np.abs(x))
         self._out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         return grad_out * self._out * (1 - self._out)
 
 
@@ -207,10 +213,12 @@ class Tanh(Layer):
     """``tanh(x)``, whose derivative is ``1 - tanh(x)^2`` of its own output."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``tanh(x)``, the same shape."""
         self._out = np.tanh(x)
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         return grad_out * (1 - self._out**2)
 
 
@@ -234,6 +242,7 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(self.seed)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``x`` with units dropped and survivors scaled, a new array."""
         if not self.training or self.p == 0:
             self._scale = None
             return x.copy()
@@ -242,6 +251,7 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``: zero where a unit was dropped."""
         return grad_out.copy() if self._scale is None else grad_out * self._scale
 
     def infer(self, x: np.ndarray) -> np.ndarray:

@@ -46,13 +46,16 @@ class Sequential:
         return self._first_dense.weight.value.dtype
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Logits ``(N, n_classes)`` for a batch ``(N, n_inputs)``; caches for backward."""
+        """Inputs: ``x`` ``(N, n_inputs)``. Returns the logits ``(N, n_classes)``; caches for backward."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Logits at inference (dropout off, whatever the mode) for a checked batch, or one vector.
+
+        Inputs: ``x`` ``(N, n_inputs)`` or ``(n_inputs,)``.
+        Returns: the logits, ``(N, n_classes)`` or ``(n_classes,)``.
 
         Every layer is a matrix product or elementwise, so one input ``(n_inputs,)``
         can go through as it is, without the batch dimension.
@@ -63,6 +66,9 @@ class Sequential:
 
     def backward(self, grad_logits: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Set every parameter's ``.grad``; return ``dL/dx``, or ``None`` with ``input_grad=False``.
+
+        Inputs: ``grad_logits = dL/d(logits)`` ``(N, n_classes)``, after ``forward``.
+        Returns: ``dL/dx`` ``(N, n_inputs)``, or ``None``.
 
         Backpropagation: the gradient of the logits goes through the layers in
         reverse, each turning the gradient of its output into that of its input.
@@ -95,7 +101,7 @@ class Sequential:
                 layer.training = was
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-        """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input.
+        """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input (see ``mlp.nn.inputs``).
 
         ``x`` may be a batch ``(N, 784)``, one vector ``(784,)``, one image
         ``(28, 28)`` or images ``(N, 28, 28)``, floats in [0, 1]. A batch
@@ -112,14 +118,20 @@ class Sequential:
         return np.concatenate([softmax(self.infer(rows)) for rows in slices])
 
     def predict(self, x: np.ndarray) -> np.ndarray | int:
-        """Class ids: an ``(N,)`` int64 array for a batch, an ``int`` for one input."""
+        """Inputs: ``x`` as ``predict_proba`` takes it.
+
+        Returns: class ids, ``(N,)`` int64 for a batch, an ``int`` for one input.
+        """
         proba = self.predict_proba(x)
         if proba.ndim == 1:
             return int(proba.argmax())
         return proba.argmax(axis=1).astype(np.int64)
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Fraction of the batch ``x`` classified as ``y`` (class ids ``(N,)`` or one-hot rows)."""
+        """Inputs: a batch ``x`` ``(N, n_inputs)`` (or images), labels ``y`` (ids ``(N,)`` or one-hot rows).
+
+        Returns: the fraction of the batch classified as ``y``, a float in [0, 1].
+        """
         labels = as_class_indices(y, self.n_classes)
         predicted = np.atleast_1d(self.predict(x))
         if len(predicted) != len(labels):

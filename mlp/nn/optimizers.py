@@ -60,12 +60,14 @@ def hyperparameter(
 
 
 def constant(progress: float) -> float:
-    """Keep the learning rate as given."""
+    """Keep the learning rate as given. Inputs: ``progress`` in [0, 1]. Returns: the factor 1."""
     return 1.0
 
 
 def linear_decay(progress: float) -> float:
     """Decay the learning rate linearly from its full value to 0 at the end of training.
+
+    Inputs: ``progress`` in [0, 1], how far training has gone. Returns: the factor ``1 - progress``.
 
     Large steps early cover ground; small steps late settle into a minimum
     instead of bouncing around it.
@@ -74,7 +76,10 @@ def linear_decay(progress: float) -> float:
 
 
 def cosine_decay(progress: float) -> float:
-    """Half a cosine from 1 to 0: flat at the start and the end, steepest in the middle."""
+    """Half a cosine from 1 to 0: flat at the start and the end, steepest in the middle.
+
+    Inputs: ``progress`` in [0, 1]. Returns: the factor ``(1 + cos(π progress)) / 2``.
+    """
     return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
@@ -107,7 +112,10 @@ class Optimizer:
         return float(self.lr * self.schedule(progress))
 
     def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
-        """Update each ``p.value`` from ``p.grad``, in place; ``progress`` in [0, 1] feeds the schedule."""
+        """Update each ``p.value`` (any shape) from ``p.grad``, in place.
+
+        Inputs: ``parameters``; ``progress`` in [0, 1], how far training has gone (for the schedule).
+        """
         lr = self.learning_rate(progress)
         for p in parameters:
             state = self._state.get(p)
