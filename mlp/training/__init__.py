@@ -1,4 +1,4 @@
-"""Training the network: ``fit``, MNIST, augmentation, model and examples files, the shipped recipe, fine-tuning.
+"""Training the network: ``fit``, MNIST, augmentation, model and examples files, the recipe, fine-tuning.
 
 Model files and examples files are both read by ``mlp.training.npz.NpzReader``, the one ``.npz`` reader.
 """
