@@ -161,3 +161,34 @@ def test_the_shipped_model_and_an_examples_file_still_load(tmp_path: Path):
     np.testing.assert_array_equal(x2, x)
     np.testing.assert_array_equal(y2, y)
     assert isinstance(mlp.load_model(), mlp.Sequential)
+
+
+def test_an_archive_of_thousands_of_entries_is_refused_before_zipfile_reads_its_directory():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(1_001):
+            archive.writestr(f"a{i}.npy", b"")
+    with pytest.raises(ValueError, match=r"it holds 1,001 entries; an \.npz of mlp holds at most 1,000"):
+        NpzReader(buffer.getvalue(), budget=10_000, fail=fail)
+
+
+class Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in: it writes each entry's sizes after its data."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.written += data
+        return len(data)
+
+
+def test_a_streamed_archive_is_refused_with_what_to_do():
+    stream = Unseekable()
+    with zipfile.ZipFile(stream, "w") as archive:
+        archive.writestr("a.npy", hostile_npz.npy(np.zeros(3)))
+    with pytest.raises(ValueError, match=r"written as a stream.*save the file again"):
+        NpzReader(bytes(stream.written), budget=10_000, fail=fail)

@@ -8,7 +8,8 @@ reads model files and examples files alike, in this order:
 
 1. the file starts as a zip archive written from its first byte (not a
    picture or a page with an archive hidden behind it: a *polyglot*), its
-   entries follow one another and its directory ends the file;
+   entries follow one another, its directory ends the file, and it holds
+   at most ``MAX_ENTRIES`` entries;
 2. every entry is an ``.npy`` name met once, stored or deflated (never bzip2,
    lzma or anything else), not encrypted, with a declared uncompressed size
    deflate could really produce from its compressed size, and all of them
@@ -43,6 +44,8 @@ LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip entry's local header: 30 
 LOCAL_SIGNATURE = b"PK\x03\x04"
 END_RECORD_BYTES = 22  # the end of central directory record, without a comment
 ENCRYPTED = 0x1  # general purpose flag bit 0
+STREAMED = 0x8  # bit 3: the sizes follow the data (a "data descriptor"); np.savez to a file never sets it
+MAX_ENTRIES = 1_000  # an mlp file holds a handful of arrays (a model: 5 + 2 per Dense layer)
 METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 OTHER_METHODS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
 # Deflate cannot expand its input more than about 1032 times (258 bytes from a 2-bit code), so a
@@ -121,6 +124,17 @@ class NpzReader:
             raise fail(
                 f"it is not an .npz (zip) archive: it starts with the bytes {head.hex(' ') or 'nothing'}"
             )
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - END_RECORD_BYTES))
+        end_record = f.read()
+        if not end_record.startswith(b"PK\x05\x06") or len(end_record) != END_RECORD_BYTES:
+            raise fail(
+                "it is truncated or corrupt, or has bytes after its zip directory (a zip archive mixed "
+                "with another file): it does not end with the end of a zip directory"
+            )
+        entries = struct.unpack_from("<H", end_record, 10)[0]  # the directory's count of entries
+        if entries > MAX_ENTRIES:  # counted before zipfile builds an object for each
+            raise fail(f"it holds {entries:,} entries; an .npz of mlp holds at most {MAX_ENTRIES:,}")
         try:
             archive = zipfile.ZipFile(f)
         except DAMAGED as e:
@@ -141,6 +155,11 @@ class NpzReader:
         for info in infos:
             if info.flag_bits & ENCRYPTED:
                 raise fail(f"the entry {info.filename!r} is encrypted; .npz entries never are")
+            if info.flag_bits & STREAMED:
+                raise fail(
+                    f"the entry {info.filename!r} was written as a stream, its sizes after its data; "
+                    "save the file again with np.savez to a file (or with mlp)"
+                )
             if info.compress_type not in METHODS:
                 method = OTHER_METHODS.get(info.compress_type, f"method {info.compress_type}")
                 raise fail(
@@ -188,11 +207,6 @@ class NpzReader:
             )
         if archive.start_dir != position:
             raise fail("its zip directory does not follow its entries: a zip archive mixed with another file")
-        f.seek(0, os.SEEK_END)
-        end = f.tell()
-        f.seek(max(0, end - END_RECORD_BYTES))
-        if archive.comment or not f.read().startswith(b"PK\x05\x06"):
-            raise fail("it has bytes after its zip directory: a zip archive mixed with another file")
 
     def _header(self, info: zipfile.ZipInfo) -> ArrayHeader:
         """One entry's ``.npy`` header (a few hundred bytes inflated), checked against its declared size."""
