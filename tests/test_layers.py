@@ -306,3 +306,24 @@ def test_float32_probabilities_are_as_close_as_this_module_says():
             f"float32 probabilities (slices of {batch_size}) differ from float64 by {spread:.1e} relative on "
             f"this CPU; tests/float32.py's PROBABILITIES_RTOL assumes at most {PROBABILITIES_RTOL / 3:.1e}"
         )
+
+
+def test_a_layer_is_forward_backward_infer_and_parameters():
+    """What a learner subclasses: the file format (config, shapes) lives with the model files."""
+    public = {name for name in vars(mlp.Layer) if not name.startswith("_")}
+    assert public == {"training", "forward", "backward", "infer", "parameters"}
+
+
+def test_a_network_starting_with_a_learners_layer_trains_without_the_input_gradient():
+    from test_gradients import Scale
+
+    model = mlp.Sequential([Scale(0.5), mlp.Dense(6, 4, seed=0), mlp.ReLU(), mlp.Dense(4, 3, seed=1)])
+    x, labels = np.random.default_rng(0).random((5, 6), dtype=np.float32), np.array([0, 1, 2, 0, 1])
+    loss = mlp.SoftmaxCrossEntropy()
+    loss.forward(model.forward(x), labels)
+    model.backward(loss.backward())
+    expected = [p.grad.copy() for p in model.parameters()]
+    loss.forward(model.forward(x), labels)
+    assert model.backward(loss.backward(), input_grad=False) is None
+    for p, grad in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, grad)

@@ -80,10 +80,6 @@ class Layer:
         """The output at inference: ``forward`` unless the layer behaves differently there (``Dropout``)."""
         return self.forward(x)
 
-    def backward_parameters(self, grad_out: np.ndarray) -> None:
-        """Fill the parameters' gradients without returning ``dL/d(input)`` (see ``Dense``)."""
-        self.backward(grad_out)
-
     def parameters(self) -> list[Parameter]:
         """The layer's trainable ``Parameter``s, each an array with its gradient beside it."""
         return []

@@ -73,17 +73,20 @@ class Sequential:
         Backpropagation: the gradient of the logits goes through the layers in
         reverse, each turning the gradient of its output into that of its input.
         Training never needs the gradient with respect to the data, so ``fit``
-        passes ``input_grad=False`` and the first layer skips that product.
-        Saliency maps and gradient checks need it, and get it by default.
+        passes ``input_grad=False`` and a first ``Dense`` layer skips that
+        product. Saliency maps and gradient checks need it, and get it by default.
         """
         grad = grad_logits
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
         first = self.layers[0]
-        if not input_grad:
+        if input_grad:
+            return first.backward(grad)
+        if isinstance(first, Dense):
             first.backward_parameters(grad)
-            return None
-        return first.backward(grad)
+        else:
+            first.backward(grad)
+        return None
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
