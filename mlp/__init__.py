@@ -1,15 +1,22 @@
 """mlp: a multi-layer perceptron in NumPy, small enough to read in an afternoon.
 
-The package has four rooms, and this module gathers their public names:
+Its subpackages, one room each:
 
-* ``mlp.nn``: the neural network: layers, loss, network, optimizers, gradient check;
-* ``mlp.training``: ``fit``, MNIST, augmentation, model files, the shipped recipe, ``fine_tune``;
+* ``mlp.nn``: the neural network: layers, loss, network, optimizers, gradient check, input rules;
+* ``mlp.training``: ``fit``, MNIST, augmentation, model and examples files, the shipped recipe,
+  ``fine_tune``;
 * ``mlp.pad``: the drawing pad: strokes to pixels, MNIST-style preprocessing, the widget;
-* ``mlp.exercises``: the checkers of the notebooks' exercises.
+* ``mlp.exercises``: the checkers of the notebooks' exercises;
+* ``mlp.course``: what the notebooks call so that a lesson shows one line;
+* ``mlp.cli``: the commands (``python -m mlp train | predict``);
+* ``mlp.serve``: what the dashboard's server needs beyond Voila's defaults.
 
-Beside them, ``mlp.cli`` holds the command-line tools
-(``python -m mlp train | predict``). ``DigitPad`` is imported on first
-use: it needs ipywidgets and ipycanvas, which training does not.
+``mlp.runtime`` says once what the platform allows (threads, BLAS limits): in a browser, on
+Pyodide, there are none.
+
+This module gathers the public names of ``nn``, ``training`` and ``pad``.
+``DigitPad`` is imported on first use: it needs ipywidgets and ipycanvas,
+which training does not.
 """
 
 from typing import Any

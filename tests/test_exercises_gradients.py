@@ -275,7 +275,8 @@ MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("solution", [centred, centred_with_flat, mlp.numerical_gradient])
+# (mlp.numerical_gradient is not among them: it refuses the float32 w this exercise also hands over.)
+@pytest.mark.parametrize("solution", [centred, centred_with_flat])
 def test_a_centred_difference_passes_and_shows_its_relative_error(solution, capsys):
     result = check_numerical_gradient(solution)
     assert result.passed, result.message

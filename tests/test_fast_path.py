@@ -209,10 +209,36 @@ def test_best_thread_count_keeps_the_fastest_median(fake_timings, timings, expec
     assert threads.best_thread_count((20, 10, 5), 16, "float32") == expected
 
 
-def test_best_thread_count_measures_this_machine():
+@pytest.mark.parametrize(
+    ("seconds", "chosen"),
+    [
+        ({1: [1.0, 1.0, 1.0], 2: [0.95, 0.95, 0.95]}, 1),  # 5 % faster: not worth a second thread
+        ({1: [1.0, 1.0, 1.0], 2: [0.5, 0.5, 0.5]}, 2),  # twice as fast
+        ({1: [1.0, 1.0, 1.0], 2: [0.5, 9.0, 0.5]}, 2),  # one burst slowed by another program: the median
+        ({1: [1.0, 1.0, 1.0], 2: [9.0, 0.5, 9.0]}, 1),  # mostly slowed: a busy core
+        ({1: [1.0] * 3, 2: [0.85] * 3, 3: [0.8] * 3, 4: [0.3] * 3}, 4),
+        ({1: [1.0] * 3, 2: [0.5] * 3, 3: [0.48] * 3, 4: [0.47] * 3}, 2),  # the fewest within 10 %
+    ],
+)
+def test_best_thread_count_keeps_the_fewest_threads_within_10_percent_of_the_fastest(
+    monkeypatch, seconds, chosen
+):
+    """The rule best_thread_count applies to its measurements, fed measurements whose answer we know."""
+    calls = []
+
+    def measured(sizes, batch_size, dtype, n):
+        calls.append(n)
+        return seconds[n][sum(1 for c in calls if c == n) - 1]
+
+    monkeypatch.setattr(threads, "available_cores", lambda: len(seconds))
+    monkeypatch.setattr(threads, "time_step_products", measured)
     threads.best_thread_count.cache_clear()
-    assert 1 <= threads.best_thread_count((20, 10, 5), 16, "float32") <= threads.available_cores()
-    assert threads.time_step_products((20, 10, 5), 16, np.dtype(np.float32), 1, burst=0.001) > 0
+    try:
+        assert threads.best_thread_count((20, 10, 5), 16, "float32") == chosen
+    finally:
+        threads.best_thread_count.cache_clear()
+    counts = list(seconds)
+    assert calls == counts * threads.ROUNDS  # the counts take turns, round after round
 
 
 # --- The benchmark's arithmetic --------------------------------------------------------------------

@@ -155,8 +155,8 @@ NAN[0, 3, 3] = np.nan
         ({"y_new": np.array([True, True])}, TypeError, "integer"),
         ({"y_new": np.array([1, 10])}, ValueError, "0..9"),
         ({"y_new": np.array([-1, 1])}, ValueError, "0..9"),
-        ({"y_new": np.array([1, 1, 1])}, ValueError, "2 image(s) but labels of shape (3,)"),
-        ({"y_new": 1}, ValueError, "labels of shape ()"),
+        ({"y_new": np.array([1, 1, 1])}, ValueError, "the new examples: 2 inputs but 3 labels"),
+        ({"y_new": 1}, ValueError, "got shape ()"),
         ({"replay": X_OK}, TypeError, "pair (x, y)"),
         ({"replay": (X_OK, np.array([1, 12]))}, ValueError, "replay: labels must lie in 0..9"),
         ({"replay": (NAN, Y_OK)}, ValueError, "NaN"),
@@ -179,3 +179,13 @@ def test_bad_input_gets_a_clear_error_before_any_work(model, arguments, error, w
         fine_tune(kwargs.pop("model"), kwargs.pop("x_new"), kwargs.pop("y_new"), **kwargs)
     assert words in str(caught.value)
     assert calls == [], "nothing was trained"
+
+
+def test_fine_tune_keeps_a_custom_layers_alpha():
+    """The taught copy is a copy of the layers as they are, not rebuilt with their defaults."""
+    from test_gradients import ELU
+
+    model = mlp.Sequential([mlp.Dense(784, 16, seed=0), ELU(alpha=0.2), mlp.Dense(16, 10, seed=1)])
+    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    tuned = mlp.fine_tune(model, x, np.array([0, 1, 2, 3]), steps=2, batch_size=4)
+    assert tuned.layers[1].alpha == 0.2 and model.layers[1].alpha == 0.2

@@ -119,11 +119,108 @@ def test_a_wrong_backward_is_caught_with_a_readable_diagnosis():
 
 
 def test_float32_would_fail_the_same_check():
-    """The reason the checker converts to float64: in float32 rounding swamps the difference."""
+    """The reason the checker works in float64: in float32 rounding swamps the difference."""
     x = away_from_zero((6, 7)).astype(np.float32)
     layer = mlp.Sigmoid()
-    f = lambda: np.sum(layer.forward(x))  # noqa: E731
-    numeric = mlp.nn.gradcheck.numerical_gradient(f, x, h=1e-6)
-    out = layer.forward(x)
+    h = np.float32(1e-3)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):  # the centred difference, written out in float32
+        plus, minus = x.copy(), x.copy()
+        plus[i] += h
+        minus[i] -= h
+        numeric[i] = (np.sum(layer.forward(plus)) - np.sum(layer.forward(minus))) / (2 * h)
+    out = layer.forward(x.astype(np.float64))
     analytic = layer.backward(np.ones_like(out))
-    assert mlp.nn.gradcheck.relative_error(analytic, numeric) > 1e-4
+    assert mlp.nn.gradcheck.relative_error(analytic, numeric) > 1e-5
+
+
+@pytest.mark.parametrize(
+    ("w", "named"),
+    [
+        (np.ones(3, np.float32), "an array of float32"),
+        (np.arange(3), "an array of int64"),
+        ([1.0, 2.0], "a list"),
+    ],
+)
+def test_numerical_gradient_refuses_what_it_cannot_differentiate(w, named):
+    with pytest.raises(TypeError, match=f"with respect to a float64 array, got {named}.*astype"):
+        mlp.numerical_gradient(lambda: 0.0, w)
+
+
+def test_a_single_layer_refuses_labels_it_would_ignore():
+    with pytest.raises(ValueError, match=r"a single layer .* would ignore them"):
+        gradient_errors(mlp.Tanh(), away_from_zero((4, 3)), np.array([0, 1, 2, 0]))
+
+
+# --- The layer checked is the layer written: a deep copy, not a rebuild from defaults ---------------
+
+
+class ELU(mlp.Layer):
+    """ELU (Clevert et al., 2015): x for x > 0, alpha (e^x - 1) below. Its slope there is alpha e^x."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, x):
+        self._x = x
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+
+    def backward(self, grad_out):
+        return grad_out * np.where(self._x > 0, 1.0, self.alpha * np.exp(np.minimum(self._x, 0)))
+
+
+class ELUForgettingAlpha(ELU):
+    """Notebook 03's typical mistake: the slope e^x, without alpha."""
+
+    def backward(self, grad_out):
+        return grad_out * np.where(self._x > 0, 1.0, np.exp(np.minimum(self._x, 0)))
+
+
+class Scale(mlp.Layer):
+    """A layer whose constructor argument is required: y = factor * x."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * x
+
+    def backward(self, grad_out):
+        return self.factor * grad_out
+
+
+def forgotten_alpha_error(x, r, alpha):
+    """The relative error of the forgetful backward, from the two slopes written out (not the checker)."""
+    right = r * np.where(x > 0, 1.0, alpha * np.exp(x))
+    wrong = r * np.where(x > 0, 1.0, np.exp(x))
+    return np.linalg.norm(right - wrong) / (np.linalg.norm(right) + np.linalg.norm(wrong))
+
+
+def test_a_custom_layer_is_checked_as_written_not_with_its_defaults():
+    x = 2 * np.random.default_rng(3).standard_normal((4, 6))  # both signs, far from the kink
+    r = np.random.default_rng(0).standard_normal((4, 6))  # gradient_errors' r for seed 0
+    expected = forgotten_alpha_error(x, r, alpha=0.5)
+    assert 0.1 < expected < 0.2  # 0.16: a wrong gradient, by a wide margin
+    (result,) = gradient_errors(ELUForgettingAlpha(alpha=0.5), x)
+    assert result.name == "input" and result.rel_error == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(GradientCheckError, match="input"):
+        mlp.gradient_check(ELUForgettingAlpha(alpha=0.5), x)
+    assert mlp.gradient_check(ELU(alpha=0.5), x) < TOLERANCE  # the right backward passes
+
+
+def test_a_layer_with_a_required_argument_is_checked():
+    x = away_from_zero((3, 4))
+    assert mlp.gradient_check(Scale(2.5), x) < TOLERANCE
+    with pytest.raises(GradientCheckError):
+        mlp.gradient_check(type("WrongScale", (Scale,), {"backward": lambda self, g: g})(2.5), x)
+
+
+def test_copies_of_a_network_keep_a_custom_layers_alpha():
+    model = mlp.Sequential([mlp.Dense(6, 5, seed=0), ELU(alpha=0.2), mlp.Dense(5, 3, seed=1)])
+    copy = model.astype(np.float64)
+    assert copy.layers[1].alpha == 0.2 and copy.layers[1] is not model.layers[1]
+    assert copy.dtype == np.float64 and model.dtype == np.float32
+    x = np.random.default_rng(0).standard_normal((4, 6))
+    # float32 against float64: sums of 6 and 5 terms of order 1, rounded at EPS = 1.2e-7 each.
+    np.testing.assert_allclose(copy.forward(x), model.forward(x), rtol=1e-5, atol=1e-5)
+    assert mlp.gradient_check(model, x, np.array([0, 1, 2, 0])) < TOLERANCE

@@ -10,7 +10,7 @@ import pytest
 from peak_memory import peak_bytes_while
 
 import mlp
-from mlp.training.model_io import ModelFileError, save_model
+from mlp.training.model_io import ModelFileError, architecture, save_model
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_round_trip_gives_identical_predictions(model, saved):
     loaded = mlp.load_model(saved)
     x = np.random.default_rng(0).random((50, 784), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
-    assert loaded.architecture() == model.architecture()
+    assert architecture(loaded) == architecture(model)
     assert loaded.metadata["note"] == "test" and loaded.metadata["mlp_version"] == mlp.__version__
 
 
@@ -288,10 +288,10 @@ def test_stored_arrays_are_checked_against_the_architecture_before_they_are_read
 
 
 def test_layers_that_do_not_chain_or_bad_options_are_named(saved, model):
-    architecture = model.architecture()
-    architecture[2]["p"] = 2.0  # the Dropout after the first hidden layer
+    layers = architecture(model)
+    layers[2]["p"] = 2.0  # the Dropout after the first hidden layer
     with pytest.raises(ModelFileError, match=r"architecture is invalid \(dropout probability p must be in"):
-        mlp.load_model(rewrite(saved, architecture=np.array(json.dumps(architecture))))
+        mlp.load_model(rewrite(saved, architecture=np.array(json.dumps(layers))))
 
 
 def test_layers_whose_sizes_do_not_chain_are_named(tmp_path):
@@ -343,3 +343,32 @@ def test_no_shipped_model_anywhere_says_what_to_do(monkeypatch):
     monkeypatch.setattr(model_io, "shipped_data_dirs", lambda: [])
     with pytest.raises(FileNotFoundError, match=r"no shipped model found.*\$MLP_MODEL.*python -m mlp train"):
         mlp.load_model()
+
+
+@pytest.mark.parametrize("depth", [40, 5_000])
+def test_deeply_nested_metadata_is_a_model_file_error(saved, depth):
+    """5,000 levels of [ ] are 10 KB of text, far under the limit; json's parser recurses once per level."""
+    nested = "[" * depth + "]" * depth
+    text = '{"note": ' + nested + "}"
+    assert len(text) < 1_000_000
+    with pytest.raises(ModelFileError, match="nests lists or objects deeper than 32 levels"):
+        mlp.load_model(rewrite(saved, metadata=np.array(text)))
+
+
+def test_saving_leaves_the_models_metadata_as_it_was(model, tmp_path):
+    model.metadata = {"note": "mine", "nested": {"a": [1, 2]}}
+    before = json.dumps(model.metadata, sort_keys=True)
+    save_model(model, tmp_path / "m.npz", extra="only in the file")
+    assert json.dumps(model.metadata, sort_keys=True) == before
+    loaded = mlp.load_model(tmp_path / "m.npz").metadata
+    assert loaded["extra"] == "only in the file" and loaded["mlp_version"] == mlp.__version__
+    assert loaded["nested"] == {"a": [1, 2]}
+
+
+def test_a_layer_model_files_cannot_hold_is_refused_before_writing(tmp_path):
+    from test_gradients import ELU
+
+    model = mlp.Sequential([mlp.Dense(4, 3), ELU(alpha=0.5), mlp.Dense(3, 2)])
+    with pytest.raises(ValueError, match="a model file cannot hold a ELU layer"):
+        save_model(model, tmp_path / "elu.npz")
+    assert not (tmp_path / "elu.npz").exists()

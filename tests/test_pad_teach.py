@@ -26,7 +26,7 @@ from mlp.pad import canvas, frontend, teach
 from mlp.pad.styles import strokes
 from mlp.pad.widget import DigitPad
 from mlp.training.examples import load_examples, save_examples
-from mlp.training.model_io import DEFAULT_MODEL_PATH
+from mlp.training.model_io import DEFAULT_MODEL_PATH, architecture
 
 
 @pytest.fixture(autouse=True, params=["threads", "inline"])
@@ -141,7 +141,7 @@ def test_taught_network_computes_as_fast_as_before(pad, model):
         redraw(pad, drawing)
         pad.add_example(0)
     assert pad.learn(wait=True)
-    assert pad.model.architecture() == model.architecture() and pad.model.dtype == model.dtype
+    assert architecture(pad.model) == architecture(model) and pad.model.dtype == model.dtype
     assert [p.value.shape for p in pad.model.parameters()] == [p.value.shape for p in model.parameters()]
     assert teach.replay_set()[0].shape[0] == 3000, "the replay set the pad teaches with"
 

@@ -67,7 +67,7 @@ def test_choosing_by_validation_needs_validation_data(small_mnist):
         (
             np.zeros((0, 784), np.float32),
             np.zeros(0, np.int64),
-            r"training data: the data is empty \(0 samples\)",
+            r"training data: no examples \(x has shape \(0, 784\)\)",
         ),
         (np.zeros((10, 784), np.float32), np.zeros((10, 1), np.int64), r"labels\.ravel\(\)"),
         (np.zeros((10, 784), np.float32), np.full((10, 10), 0.1), "soft labels"),
@@ -132,7 +132,7 @@ def tiny_fit(**overrides):
         ({"threads": 0}, "threads must be an integer >= 1"),
         (
             {"validation_data": (np.zeros((0, 784), np.float32), np.zeros(0, np.int64))},
-            "validation_data: the data is empty",
+            r"validation_data: no examples \(x has shape \(0, 784\)\)",
         ),
         (
             {"validation_data": (np.zeros((3, 784), np.float32), np.zeros(2, np.int64))},

@@ -1,4 +1,4 @@
-"""The neural network itself: layers, the loss, the network, optimizers and the gradient check.
+"""The neural network itself: layers, the loss, the network, optimizers, the gradient check, input rules.
 
 Nothing here but NumPy. Each module is one concept, small enough to read in
 one sitting; ``fast`` holds the speed tricks, each pinned by a test to the

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlp.nn.layers import Layer
+from mlp.nn.layers import Layer, cast_copy
 from mlp.nn.losses import SoftmaxCrossEntropy, cross_entropy_per_sample
 from mlp.nn.network import Sequential
 
@@ -57,7 +57,10 @@ class TensorCheck:
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """``||a - n|| / (||a|| + ||n||)``: 0 when equal, 1 when opposite or one is zero."""
+    """``||a - n|| / (||a|| + ||n||)``: 0 when equal, 1 when opposite or one is zero.
+
+    Inputs: ``analytic`` and ``numeric``, arrays of one shape. Returns: a float in [0, 1].
+    """
     analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
     scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     return float(np.linalg.norm(analytic - numeric) / scale) if scale > 0 else 0.0
@@ -71,12 +74,30 @@ def numerical_gradient(
 ) -> np.ndarray:
     """Centred-difference gradient of ``sum(f() * weights)`` with respect to ``w``.
 
-    ``f`` reads ``w``, which we perturb in place one entry at a time (and always
-    restore). Without ``weights``, ``f`` returns a scalar. With them, ``f``
-    returns an array and we difference it *before* weighting and summing: the
+    Inputs:
+    - ``f``: a function of no arguments that reads ``w``; returns a scalar, or
+      an array shaped like ``weights``;
+    - ``w``: a float64 array of any shape ``S``, perturbed in place one entry
+      at a time (and always restored);
+    - ``h``: the step;
+    - ``weights``: optional, the shape of ``f()``.
+    Returns: the gradient, float64, of shape ``S``.
+
+    With ``weights``, we difference ``f()`` *before* weighting and summing: the
     outputs that a perturbation does not touch then cancel exactly instead of
     adding their rounding errors, which buys two or three extra digits.
+    ``w`` must be float64: in float32 the difference of two nearby values
+    keeps about 3 of its 7 digits (a correct gradient looks wrong at ~1e-4),
+    and in integers ``w + h`` rounds back to ``w``.
     """
+    w_dtype = getattr(w, "dtype", None)
+    if not isinstance(w, np.ndarray) or w_dtype != np.float64:
+        kind = f"an array of {w_dtype}" if w_dtype is not None else f"a {type(w).__name__}"
+        raise TypeError(
+            f"numerical_gradient differentiates with respect to a float64 array, got {kind}: "
+            "in float32 the centred difference loses most of its digits, in integers w + h rounds "
+            "back to w. Convert first (w = w.astype(np.float64)) and let f read that array."
+        )
     grad = np.zeros_like(w, dtype=np.float64)
     for i in np.ndindex(w.shape):
         original = w[i]
@@ -119,6 +140,14 @@ def gradient_errors(
 ) -> list[TensorCheck]:
     """Check every parameter's gradient and the input's; return one result per tensor.
 
+    Inputs:
+    - ``target``: a layer (any ``Layer``, a learner's own included), a network, or the loss;
+    - ``x``: its input ``(N, d_in)`` (the logits ``(N, C)`` for the loss);
+    - ``labels``: class ids ``(N,)``, for a network (optional) or the loss (required);
+      refused for a single layer, whose output is not logits;
+    - ``seed``: of the random weights ``r`` below; ``h``: the step of the centred differences.
+    Returns: one ``TensorCheck`` per parameter (``layers[i].weight``, ...) and one for ``input``.
+
     * A layer is checked through the scalar ``sum(forward(x) * r)`` for a
       fixed random ``r``, so every output contributes with its own weight and
       ``backward(r)`` must return exactly its gradient.
@@ -126,10 +155,17 @@ def gradient_errors(
       of its logits; without labels, like a layer.
     * The loss, ``SoftmaxCrossEntropy``, is checked with respect to its logits ``x``.
 
-    Everything is converted to float64 first; the target itself is not changed.
-    Random layers (dropout) get their generators rewound before each forward,
-    so every evaluation sees the same mask.
+    The target checked is a deep copy of the object itself, with its
+    parameters cast to float64 (``mlp.nn.layers.cast_copy``): a layer is
+    checked as it is written and configured, never rebuilt from defaults;
+    the target itself is not changed. Random layers (dropout) get their
+    generators rewound before each forward, so every evaluation sees the same mask.
     """
+    if labels is not None and not isinstance(target, Sequential | SoftmaxCrossEntropy):
+        raise ValueError(
+            "labels are for checking a network through its loss (or the loss itself); a single layer "
+            "is checked through sum(forward(x) * r) and would ignore them: leave labels out"
+        )
     x = np.array(x, dtype=np.float64)
     if isinstance(target, SoftmaxCrossEntropy):
         if labels is None:
@@ -140,7 +176,7 @@ def gradient_errors(
         numeric = numerical_gradient(lambda: cross_entropy_per_sample(x, labels), x, h, mean)
         return [compare("logits", loss.backward(), numeric)]
 
-    model = target.astype(np.float64)
+    model = target.astype(np.float64) if isinstance(target, Sequential) else cast_copy(target, np.float64)
     rngs = [layer.rng for layer in getattr(model, "layers", [model]) if hasattr(layer, "rng")]
     states = [rng.bit_generator.state for rng in rngs]
 
@@ -186,8 +222,12 @@ def gradient_check(
 ) -> float:
     """Assert that every gradient of ``target`` matches its numerical estimate.
 
-    Returns the largest relative error found. Raises ``GradientCheckError``
-    naming each tensor over ``tolerance``, its worst index, and both values.
+    Inputs: as ``gradient_errors`` (``target``, ``x (N, d_in)``, ``labels (N,)``
+    for a network or the loss), and ``tolerance``, the largest relative error
+    that passes; ``verbose`` prints every tensor's result.
+    Returns: the largest relative error found, a float. Raises
+    ``GradientCheckError`` naming each tensor over ``tolerance``, its worst
+    index, and both values.
     """
     results = gradient_errors(target, x, labels, seed=seed, h=h)
     if verbose:

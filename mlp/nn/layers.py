@@ -28,6 +28,7 @@ from (handy to derive many layers from one seed).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,56 +55,61 @@ class Parameter:
 
 
 class Layer:
-    """Base class: a layer without parameters that passes gradients through."""
+    """Base class of every layer: subclass it and write ``forward`` and ``backward``.
+
+    A layer with parameters also returns them from ``parameters()``; a layer
+    that behaves differently at inference (``Dropout``) overrides ``infer``.
+    That is all a layer is. How a layer is written into a model file is the
+    model files' business (``mlp.training.model_io``), not the layer's.
+    """
 
     training: bool = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` ``(N, d_in)``. Returns the output ``(N, d_out)``; keeps what ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out = dL/d(output)`` ``(N, d_out)``. Returns ``dL/dx`` ``(N, d_in)``.
+
+        A layer with parameters also sets each ``p.grad = dL/dp`` (shaped like ``p.value``).
+        """
         raise NotImplementedError
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """The output at inference: ``forward`` unless the layer behaves differently there (``Dropout``)."""
         return self.forward(x)
 
-    def backward_parameters(self, grad_out: np.ndarray) -> None:
-        """Fill the parameters' gradients without returning ``dL/d(input)`` (see ``Dense``)."""
-        self.backward(grad_out)
-
     def parameters(self) -> list[Parameter]:
+        """The layer's trainable ``Parameter``s, each an array with its gradient beside it."""
         return []
-
-    def config(self) -> dict[str, Any]:
-        """What it takes to rebuild this layer (saved in model files)."""
-        return {"type": type(self).__name__}
-
-    @classmethod
-    def parameter_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
-        """The shapes of the parameters ``from_config(config)`` would have, without building it.
-
-        A model file's arrays are checked against these before any layer is built.
-        """
-        return []
-
-    def astype(self, dtype: np.dtype | type) -> Layer:
-        """A copy of this layer computing in ``dtype``, forgetting any cache."""
-        layer = type(self).from_config(self.config())
-        for mine, theirs in zip(self.parameters(), layer.parameters(), strict=True):
-            theirs.value = mine.value.astype(dtype)
-            theirs.grad = np.zeros_like(theirs.value)
-        layer.training = self.training
-        return layer
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Layer:
-        kwargs = {k: v for k, v in config.items() if k != "type"}
-        return cls(**kwargs)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "type")
-        return f"{type(self).__name__}({args})"
+        # What the layer was built with: its public numbers and words (Dense(n_in=784, n_out=128, ...)).
+        options = {
+            key: value
+            for key, value in vars(self).items()
+            if not key.startswith("_") and key != "training" and isinstance(value, bool | int | float | str)
+        }
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+
+
+def cast_copy(layer: Layer, dtype: np.dtype | type) -> Layer:
+    """A deep copy of ``layer`` (any ``Layer``, a learner's own included) whose parameters are in ``dtype``.
+
+    Inputs: ``layer``; ``dtype`` (``np.float32`` or ``np.float64``). Returns a
+    new layer with every attribute copied as it is (a custom layer's ``alpha``
+    stays its ``alpha``; a generator goes on from where the original's is,
+    independently), each parameter's value cast to ``dtype`` and its gradient
+    zeroed. Nothing is rebuilt from a configuration, so the copy is the layer
+    as written, and ``layer`` itself is left untouched.
+    """
+    dtype = float_dtype(dtype)
+    memo: dict[int, Any] = {}
+    for p in layer.parameters():  # deepcopy takes these in place of the originals
+        memo[id(p.value)] = p.value.astype(dtype)
+        memo[id(p.grad)] = np.zeros(p.value.shape, dtype)
+    return copy.deepcopy(layer, memo)
 
 
 class Dense(Layer):
@@ -139,12 +145,14 @@ class Dense(Layer):
         self.bias = Parameter("bias", np.zeros(n_out, dtype=dtype), decay=False)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` ``(N, n_in)``. Returns ``y = x @ W + b`` ``(N, n_out)``, in the layer's dtype."""
         self._x = x = x.astype(self.weight.value.dtype, copy=False)  # compute in the layer's dtype
         out = x @ self.weight.value  # (N, n_in) @ (n_in, n_out) -> (N, n_out)
         out += self.bias.value  # broadcasts (n_out,) over the N rows
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out`` ``(N, n_out)``. Returns ``dL/dx`` ``(N, n_in)``; sets both ``.grad``."""
         self.weight.grad = self._x.T @ grad_out  # dL/dW: (n_in, N) @ (N, n_out) -> (n_in, n_out)
         self.bias.grad = grad_out.sum(axis=0)  # dL/db: b was added to every row -> (n_out,)
         return grad_out @ self.weight.value.T  # dL/dx: (N, n_out) @ (n_out, n_in) -> (N, n_in)
@@ -163,13 +171,6 @@ class Dense(Layer):
     def parameters(self) -> list[Parameter]:
         return [self.weight, self.bias]
 
-    def config(self) -> dict[str, Any]:
-        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": self.init}
-
-    @classmethod
-    def parameter_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
-        return [(config["n_in"], config["n_out"]), (config["n_out"],)]
-
 
 class ReLU(Layer):
     """``max(0, x)``: passes the gradient where the input was positive, blocks it elsewhere.
@@ -179,10 +180,12 @@ class ReLU(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``max(0, x)``, the same shape."""
         self._out = np.maximum(x, 0)
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         # A new array: multiplying grad_out in place would corrupt the caller's copy.
         return grad_out * (self._out > 0)
 
@@ -191,12 +194,14 @@ class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``, whose derivative is ``s (1 - s)`` of its own output."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``1 / (1 + exp(-x))``, the same shape."""
         # exp(-|x|) never overflows; pick the algebraically equal form per sign.
         e = np.exp(-np.abs(x))
         self._out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         return grad_out * self._out * (1 - self._out)
 
 
@@ -204,10 +209,12 @@ class Tanh(Layer):
     """``tanh(x)``, whose derivative is ``1 - tanh(x)^2`` of its own output."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``tanh(x)``, the same shape."""
         self._out = np.tanh(x)
         return self._out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``, the same shape."""
         return grad_out * (1 - self._out**2)
 
 
@@ -218,8 +225,8 @@ class Dropout(Layer):
     unchanged, which is why nothing needs rescaling at inference, when the layer
     is the identity. The mask comes from a seeded generator, so a training run
     is reproducible. ``seed`` is an ``int`` or a ``Generator`` to draw one
-    from; the ``int`` is kept in ``config()``, so a saved model drops the same
-    units again.
+    from; the ``int`` is kept as ``seed`` and written into model files, so a
+    saved model drops the same units again.
     """
 
     def __init__(self, p: float = 0.5, *, seed: int | np.random.Generator = 0) -> None:
@@ -231,6 +238,7 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(self.seed)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inputs: ``x`` of any shape. Returns ``x`` with units dropped and survivors scaled, a new array."""
         if not self.training or self.p == 0:
             self._scale = None
             return x.copy()
@@ -239,19 +247,8 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Inputs: ``grad_out``, shaped like the output. Returns ``dL/dx``: zero where a unit was dropped."""
         return grad_out.copy() if self._scale is None else grad_out * self._scale
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         return x  # the identity: nothing is dropped, nothing is scaled
-
-    def astype(self, dtype: np.dtype | type) -> Dropout:
-        """A copy in ``dtype`` whose generator goes on from where this one is, not from ``seed``."""
-        layer = super().astype(dtype)
-        layer.rng.bit_generator.state = self.rng.bit_generator.state  # a copy of the state, not a share
-        return layer
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "Dropout", "p": self.p, "seed": self.seed}
-
-
-LAYER_TYPES: dict[str, type[Layer]] = {cls.__name__: cls for cls in (Dense, ReLU, Sigmoid, Tanh, Dropout)}

@@ -7,6 +7,7 @@ is the previous layer's output (the chain rule, applied one layer at a time).
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from mlp.nn.inputs import as_batch, as_int
-from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh
-from mlp.nn.losses import as_class_indices, softmax
+from mlp.nn.inputs import as_batch, as_class_indices, as_int
+from mlp.nn.layers import Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh, cast_copy
+from mlp.nn.losses import softmax
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
@@ -45,13 +46,16 @@ class Sequential:
         return self._first_dense.weight.value.dtype
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Logits ``(N, n_classes)`` for a batch ``(N, n_inputs)``; caches for backward."""
+        """Inputs: ``x`` ``(N, n_inputs)``. Returns the logits ``(N, n_classes)``; caches for backward."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Logits at inference (dropout off, whatever the mode) for a checked batch, or one vector.
+
+        Inputs: ``x`` ``(N, n_inputs)`` or ``(n_inputs,)``.
+        Returns: the logits, ``(N, n_classes)`` or ``(n_classes,)``.
 
         Every layer is a matrix product or elementwise, so one input ``(n_inputs,)``
         can go through as it is, without the batch dimension.
@@ -63,20 +67,26 @@ class Sequential:
     def backward(self, grad_logits: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Set every parameter's ``.grad``; return ``dL/dx``, or ``None`` with ``input_grad=False``.
 
+        Inputs: ``grad_logits = dL/d(logits)`` ``(N, n_classes)``, after ``forward``.
+        Returns: ``dL/dx`` ``(N, n_inputs)``, or ``None``.
+
         Backpropagation: the gradient of the logits goes through the layers in
         reverse, each turning the gradient of its output into that of its input.
         Training never needs the gradient with respect to the data, so ``fit``
-        passes ``input_grad=False`` and the first layer skips that product.
-        Saliency maps and gradient checks need it, and get it by default.
+        passes ``input_grad=False`` and a first ``Dense`` layer skips that
+        product. Saliency maps and gradient checks need it, and get it by default.
         """
         grad = grad_logits
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
         first = self.layers[0]
-        if not input_grad:
+        if input_grad:
+            return first.backward(grad)
+        if isinstance(first, Dense):
             first.backward_parameters(grad)
-            return None
-        return first.backward(grad)
+        else:
+            first.backward(grad)
+        return None
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
@@ -94,7 +104,7 @@ class Sequential:
                 layer.training = was
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-        """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input.
+        """Class probabilities: ``(N, C)`` for a batch, ``(C,)`` for one input (see ``mlp.nn.inputs``).
 
         ``x`` may be a batch ``(N, 784)``, one vector ``(784,)``, one image
         ``(28, 28)`` or images ``(N, 28, 28)``, floats in [0, 1]. A batch
@@ -111,14 +121,20 @@ class Sequential:
         return np.concatenate([softmax(self.infer(rows)) for rows in slices])
 
     def predict(self, x: np.ndarray) -> np.ndarray | int:
-        """Class ids: an ``(N,)`` int64 array for a batch, an ``int`` for one input."""
+        """Inputs: ``x`` as ``predict_proba`` takes it.
+
+        Returns: class ids, ``(N,)`` int64 for a batch, an ``int`` for one input.
+        """
         proba = self.predict_proba(x)
         if proba.ndim == 1:
             return int(proba.argmax())
         return proba.argmax(axis=1).astype(np.int64)
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Fraction of the batch ``x`` classified as ``y`` (class ids ``(N,)`` or one-hot rows)."""
+        """Inputs: a batch ``x`` ``(N, n_inputs)`` (or images), labels ``y`` (ids ``(N,)`` or one-hot rows).
+
+        Returns: the fraction of the batch classified as ``y``, a float in [0, 1].
+        """
         labels = as_class_indices(y, self.n_classes)
         predicted = np.atleast_1d(self.predict(x))
         if len(predicted) != len(labels):
@@ -128,12 +144,12 @@ class Sequential:
         return float(np.mean(predicted == labels))
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
-        """A copy computing in ``dtype`` (e.g. float64 for a gradient check)."""
-        return Sequential([layer.astype(dtype) for layer in self.layers], self.metadata)
+        """A deep copy computing in ``dtype`` (e.g. float64 for a gradient check); ``self`` is unchanged.
 
-    def architecture(self) -> list[dict[str, Any]]:
-        """The layers' configurations: enough to rebuild the network without its weights."""
-        return [layer.config() for layer in self.layers]
+        Each layer is copied as it is (``mlp.nn.layers.cast_copy``), a learner's
+        own layers included, with its parameters cast; the metadata is copied too.
+        """
+        return Sequential([cast_copy(layer, dtype) for layer in self.layers], copy.deepcopy(self.metadata))
 
     def __repr__(self) -> str:
         n_params = sum(p.value.size for p in self.parameters())

@@ -1,8 +1,12 @@
 """Optimizers: turn each parameter's gradient into a step that lowers the loss.
 
-Every update is written in place (``out=`` and augmented assignment) into
-arrays allocated once, at the first step: a network this small spends as
-much time allocating temporaries as computing if we let it.
+Every optimizer changes the weights in place (``w -= ...``): the network holds
+the very arrays it is given. SGD goes further and writes every intermediate
+into arrays allocated once, at its first step (``out=`` and augmented
+assignment), because a network this small spends as much time allocating
+temporaries as computing. ``Adam`` is written as the paper's lines, which
+allocate a few temporaries per step; ``mlp.nn.fast.FusedAdam`` is its
+allocation-free twin.
 
 An optimizer keeps, for each parameter it has stepped, that parameter's own
 state: its step count ``t`` and the arrays of its method (SGD's velocity,
@@ -56,12 +60,14 @@ def hyperparameter(
 
 
 def constant(progress: float) -> float:
-    """Keep the learning rate as given."""
+    """Keep the learning rate as given. Inputs: ``progress`` in [0, 1]. Returns: the factor 1."""
     return 1.0
 
 
 def linear_decay(progress: float) -> float:
     """Decay the learning rate linearly from its full value to 0 at the end of training.
+
+    Inputs: ``progress`` in [0, 1], how far training has gone. Returns: the factor ``1 - progress``.
 
     Large steps early cover ground; small steps late settle into a minimum
     instead of bouncing around it.
@@ -70,7 +76,10 @@ def linear_decay(progress: float) -> float:
 
 
 def cosine_decay(progress: float) -> float:
-    """Half a cosine from 1 to 0: flat at the start and the end, steepest in the middle."""
+    """Half a cosine from 1 to 0: flat at the start and the end, steepest in the middle.
+
+    Inputs: ``progress`` in [0, 1]. Returns: the factor ``(1 + cos(π progress)) / 2``.
+    """
     return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
@@ -80,7 +89,10 @@ class Optimizer:
     ``step(parameters, progress)`` updates each ``p.value`` from ``p.grad``;
     ``progress`` in [0, 1] is how far training has gone, for the schedule.
     ``weight_decay`` adds ``weight_decay * w`` to the gradient of each weight
-    (L2 regularisation), pulling weights towards 0 unless the data insists.
+    (L2 regularisation), pulling weights towards 0 unless the data insists;
+    ``_decay``, run before each update, is where a subclass decays otherwise
+    (``AdamW``). Subclasses write ``_update(w, g, state, lr)``, which changes
+    ``w`` in place.
     """
 
     def __init__(self, lr: float, weight_decay: float = 0.0, schedule: Schedule = constant) -> None:
@@ -100,6 +112,10 @@ class Optimizer:
         return float(self.lr * self.schedule(progress))
 
     def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
+        """Update each ``p.value`` (any shape) from ``p.grad``, in place.
+
+        Inputs: ``parameters``; ``progress`` in [0, 1], how far training has gone (for the schedule).
+        """
         lr = self.learning_rate(progress)
         for p in parameters:
             state = self._state.get(p)
@@ -108,10 +124,19 @@ class Optimizer:
             state["t"] += 1  # this parameter's step count: 1 at its first step
             grad = p.grad
             if self.weight_decay and p.decay:
-                grad = state["scratch"]
-                np.multiply(p.value, p.value.dtype.type(self.weight_decay), out=grad)
-                grad += p.grad
+                grad = self._decay(p, state, lr)
             self._update(p.value, grad, state, lr)
+
+    def _decay(self, p: Parameter, state: State, lr: float) -> np.ndarray:
+        """Weight decay, before the update: here L2, the gradient of ``λ/2 ||w||²`` added to ``p.grad``.
+
+        Returns the gradient the update should use (``p.grad`` itself is never
+        written: the caller may still read it). ``AdamW`` overrides this.
+        """
+        grad = state["scratch"]
+        np.multiply(p.value, p.value.dtype.type(self.weight_decay), out=grad)
+        grad += p.grad
+        return grad
 
     def _new_state(self, p: Parameter) -> State:
         return {"t": 0, "scratch": np.empty_like(p.value)}
@@ -207,23 +232,22 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with *decoupled* weight decay (Loshchilov & Hutter, 2019).
+    """Adam with *decoupled* weight decay (Loshchilov & Hutter, 2019, Algorithm 2).
 
     ``Adam(weight_decay=λ)`` adds ``λ w`` to the gradient, which Adam then
     divides by ``sqrt(v_hat)``: weights with large gradients are barely
     decayed, those with small ones strongly. That is L2 regularisation, and
     with Adam it is not the same as shrinking every weight alike. AdamW takes
-    Adam's step on the loss's gradient alone, then shrinks each decayed weight
-    by the same factor: ``w -= lr * λ * w``.
+    Adam's step on the loss's gradient alone and shrinks each decayed weight
+    by the same factor, both from the weights before this step (``w_{t-1}``):
+
+        w_t = w_{t-1} - lr * (m_hat / (sqrt(v_hat) + eps) + λ w_{t-1})
+
+    The shrink comes first, ``w -= lr * λ * w``, then Adam's update of the
+    shrunk ``w``: the same sum, since Adam's update does not read ``w``.
+    (PyTorch's ``torch.optim.AdamW`` computes the same.)
     """
 
-    def step(self, parameters: Sequence[Parameter], progress: float = 0.0) -> None:
-        decay, self.weight_decay = self.weight_decay, 0.0  # Adam's step sees the bare gradient
-        try:
-            super().step(parameters, progress)
-        finally:
-            self.weight_decay = decay
-        shrink = 1 - self.learning_rate(progress) * decay
-        for p in parameters:
-            if decay and p.decay:
-                p.value *= shrink
+    def _decay(self, p: Parameter, state: State, lr: float) -> np.ndarray:
+        p.value *= 1 - lr * self.weight_decay  # λ w_{t-1}, before Adam's step moves w
+        return p.grad  # Adam's moments see the loss's gradient alone

@@ -1,4 +1,7 @@
-"""Training the network: ``fit``, MNIST, augmentation, model files, the shipped recipe, fine-tuning."""
+"""Training the network: ``fit``, MNIST, augmentation, model and examples files, the recipe, fine-tuning.
+
+Model files and examples files are both read by ``mlp.training.npz.NpzReader``, the one ``.npz`` reader.
+"""
 
 from mlp.training.augment import random_affine
 from mlp.training.data import DataFileError, load_mnist, read_idx

@@ -4,23 +4,25 @@ The pad lets a learner download the examples they corrected and load them
 back later, or in another kernel. Like model files (``mlp.training.model_io``)
 these hold only arrays, read with ``allow_pickle=False``, and a file is
 validated before anything in it is used, because it may come from anywhere:
-an upload is a stranger's bytes. Its size, its entries, each array's declared
-shape and dtype (read from the ``.npy`` headers *before* any array is
-allocated, so a small file cannot claim gigabytes), and its values: images
+an upload is a stranger's bytes. It is read by ``mlp.training.npz.NpzReader``,
+which checks its layout and every declared size before inflating anything;
+then its entries, each array's declared shape and dtype (from the ``.npy``
+headers, before any array is allocated, so a small file cannot claim
+gigabytes), and its values: images
 ``(N, 28, 28)`` float32 in [0, 1], labels ``(N,)`` integers 0-9.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from mlp.nn.inputs import as_examples
 from mlp.training.model_io import write_npz
+from mlp.training.npz import ArrayHeader, NpzReader
 
 FORMAT = "mlp-examples"
 FORMAT_VERSION = 1
@@ -35,7 +37,8 @@ ENTRIES = {
     "labels": ((None,), "<i8"),
 }
 
-READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+# All four arrays inflated: the images, the labels, two short entries (and their .npy headers).
+MAX_ARRAY_BYTES = MAX_EXAMPLES * (SIDE * SIDE * 4 + 8) + 4 * 1024
 
 Source = str | os.PathLike[str] | bytes
 
@@ -89,21 +92,15 @@ def load_examples(source: Source, *, name: str | None = None) -> tuple[np.ndarra
     def fail(reason: str) -> ExamplesFileError:
         return ExamplesFileError(f"{label} is not a usable examples file: {reason}")
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            _check_entries(archive, fail)
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in ENTRIES}
-    except ExamplesFileError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
-        raise fail(f"cannot read it as .npz ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
+    with NpzReader(data, budget=MAX_ARRAY_BYTES, fail=fail) as npz:
+        _check_entries(npz.headers, fail)
+        arrays = {key: npz.read(key) for key in ENTRIES}
     if str(arrays["format"]) != FORMAT or int(arrays["format_version"]) != FORMAT_VERSION:
         raise fail(
             f"format {arrays['format']} v{arrays['format_version']}, expected {FORMAT} v{FORMAT_VERSION}"
         )
     try:
-        return validate_examples(arrays["images"], arrays["labels"], label)
+        return validate_examples(arrays["images"], arrays["labels"], "its examples")
     except (TypeError, ValueError) as e:
         raise fail(str(e)) from e
 
@@ -111,43 +108,25 @@ def load_examples(source: Source, *, name: str | None = None) -> tuple[np.ndarra
 def validate_examples(x: np.ndarray, y: np.ndarray, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
     """``(x as (N, 28, 28) float32, y as (N,) int64)``, new arrays, or a ``TypeError``/``ValueError``.
 
-    ``x`` may be ``(N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], finite;
-    ``y`` integers 0-9, one per image; 1 to ``MAX_EXAMPLES`` examples.
+    The rules of ``mlp.nn.inputs.as_examples`` with ``pixels=True`` (images
+    ``(N, 28, 28)`` or ``(N, 784)`` floats in [0, 1], finite; digits 0-9 as
+    ids or one-hot rows, one per image), and 1 to ``MAX_EXAMPLES`` of them.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{what}: images must be floats in [0, 1], got dtype {x.dtype}")
-    if x.ndim == 2 and x.shape[1] == SIDE * SIDE:
-        x = x.reshape(len(x), SIDE, SIDE)
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"{what}: images must have shape (N, {SIDE}, {SIDE}), got {x.shape}")
-    if not 1 <= len(x) <= MAX_EXAMPLES:
-        raise ValueError(f"{what}: need 1 to {MAX_EXAMPLES} examples, got {len(x)}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what}: images contain NaN or infinite values")
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{what}: pixels must lie in [0, 1], got values in [{x.min():g}, {x.max():g}]")
-    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{what}: labels must be integer digits 0-9, got dtype {y.dtype}")
-    if y.shape != (len(x),):
-        raise ValueError(f"{what}: {len(x)} images but labels of shape {y.shape}; give one label per image")
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError(f"{what}: labels must be digits 0-9, got {y.min()}..{y.max()}")
-    return x.astype(np.float32), y.astype(np.int64)
+    images, labels = as_examples(
+        x, y, n_features=SIDE * SIDE, n_classes=10, dtype=np.dtype(np.float32), what=what, pixels=True
+    )
+    if len(images) > MAX_EXAMPLES:
+        raise ValueError(f"{what}: need 1 to {MAX_EXAMPLES} examples, got {len(images)}")
+    return images.reshape(len(images), SIDE, SIDE).copy(), labels.copy()
 
 
-def _check_entries(archive: zipfile.ZipFile, fail: Callable[[str], ExamplesFileError]) -> None:
+def _check_entries(headers: dict[str, ArrayHeader], fail: Callable[[str], ExamplesFileError]) -> None:
     """Each entry present once, with the shape and dtype its ``.npy`` header declares, before loading any."""
-    names = sorted(info.filename for info in archive.infolist())
-    if names != sorted(f"{key}.npy" for key in ENTRIES):
-        raise fail(f"it holds {names}, expected the entries {sorted(ENTRIES)}")
+    if sorted(headers) != sorted(ENTRIES):
+        raise fail(f"it holds {sorted(headers)}, expected the entries {sorted(ENTRIES)}")
     for key, (shape, dtype) in ENTRIES.items():
-        with archive.open(f"{key}.npy") as entry:
-            version = np.lib.format.read_magic(entry)
-            if version not in READERS:
-                raise fail(f"{key} is in .npy format version {version}, expected one of {sorted(READERS)}")
-            got_shape, fortran, got_dtype = READERS[version](entry)
-        if got_dtype.hasobject or not got_dtype.str.startswith(dtype) or fortran:
+        got_shape, got_dtype = headers[key].shape, headers[key].dtype
+        if not got_dtype.str.startswith(dtype) or headers[key].fortran_order:
             raise fail(f"{key} has dtype {got_dtype}, expected {dtype}")
         if len(got_shape) != len(shape) or any(s is not None and g != s for g, s in zip(got_shape, shape)):
             raise fail(
@@ -155,6 +134,8 @@ def _check_entries(archive: zipfile.ZipFile, fail: Callable[[str], ExamplesFileE
             )
         if got_shape and not 1 <= got_shape[0] <= MAX_EXAMPLES:
             raise fail(f"{key} holds {got_shape[0]} examples, the limit is 1 to {MAX_EXAMPLES}")
+    if headers["format"].dtype.itemsize > 4 * len(FORMAT):
+        raise fail(f"its format entry is {headers['format'].dtype}, longer than {FORMAT!r}")
 
 
 def _too_large(label: str, size: int) -> str:

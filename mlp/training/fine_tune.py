@@ -47,7 +47,6 @@ on using it, in another thread, while its copy is being taught.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from mlp.nn.fast import FusedAdam
-from mlp.nn.inputs import as_batch
+from mlp.nn.inputs import as_examples
 from mlp.nn.layers import Dropout
 from mlp.nn.losses import SoftmaxCrossEntropy
 from mlp.nn.network import Sequential
@@ -88,7 +87,8 @@ def fine_tune(
     """A copy of ``model`` trained further on ``(x_new, y_new)``; ``model`` itself is left unchanged.
 
     * ``x_new``: the new examples, ``(N, 784)``, ``(N, 28, 28)`` or one
-      ``(28, 28)`` image, floats in [0, 1]; ``y_new`` their digits, ints 0-9.
+      ``(28, 28)`` image, floats in [0, 1]; ``y_new`` their digits, ints 0-9
+      ``(N,)`` or one-hot rows ``(N, 10)`` (``mlp.nn.inputs.as_examples``).
     * ``replay=(x, y)``: old examples (e.g. ``mnist_replay()``) that fill
       seven eighths of every batch so the network keeps what it knew.
       Without it, every batch is new examples only, and the network forgets.
@@ -143,8 +143,7 @@ def fine_tune(
 
 def _copy(model: Sequential, seed: int) -> Sequential:
     """A copy with its own weights, metadata and dropout masks drawn from ``seed``."""
-    tuned = model.astype(model.dtype)  # rebuilt layer by layer: every array is new
-    tuned.metadata = copy.deepcopy(model.metadata)
+    tuned = model.astype(model.dtype)  # a deep copy of every layer as it is, and of the metadata
     dropouts = [layer for layer in tuned.layers if isinstance(layer, Dropout)]
     for layer, child in zip(dropouts, np.random.SeedSequence([seed, 1]).spawn(len(dropouts))):
         layer.rng = np.random.default_rng(child)
@@ -204,29 +203,10 @@ def _validated(
 
 
 def _examples(model: Sequential, x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as ``(N, 784)`` floats in [0, 1] and ``y`` as ``(N,)`` int64 class ids, or a clear error."""
-    batch, single = as_batch(x, model.n_inputs, model.dtype)  # shapes, number types, NaN and inf
-    if len(batch) == 0:
-        raise ValueError(f"{what}: no examples (x has shape {np.shape(x)}); add at least one")
-    low, high = float(batch.min()), float(batch.max())
-    if low < 0 or high > 1:
-        raise ValueError(
-            f"{what}: pixels must lie in [0, 1], got values in [{low:g}, {high:g}] (0-255 pixels? x / 255)"
-        )
-    labels = np.asarray(y)
-    if single and labels.ndim == 0:
-        labels = labels.reshape(1)
-    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{what}: labels must be integer digits 0-9, got dtype {labels.dtype}")
-    if labels.ndim != 1 or len(labels) != len(batch):
-        raise ValueError(
-            f"{what}: {len(batch)} image(s) but labels of shape {labels.shape}; give one per image"
-        )
-    if labels.min() < 0 or labels.max() >= model.n_classes:
-        raise ValueError(
-            f"{what}: labels must lie in 0..{model.n_classes - 1}, got {labels.min()}..{labels.max()}"
-        )
-    return batch, labels.astype(np.int64)
+    """``x`` as ``(N, 784)`` pixels in [0, 1] and ``y`` as ``(N,)`` int64 class ids, or a clear error."""
+    return as_examples(
+        x, y, n_features=model.n_inputs, n_classes=model.n_classes, dtype=model.dtype, what=what, pixels=True
+    )
 
 
 def _positive_int(value: Any, name: str) -> int:

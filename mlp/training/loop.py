@@ -41,8 +41,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlp.nn.inputs import as_batch, as_int
-from mlp.nn.losses import SoftmaxCrossEntropy, as_class_indices, log_softmax
+from mlp.nn.inputs import as_examples, as_int
+from mlp.nn.losses import SoftmaxCrossEntropy, log_softmax
 from mlp.nn.network import Sequential
 from mlp.nn.optimizers import Optimizer, constant
 from mlp.runtime import blas_threads
@@ -133,14 +133,10 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 
 
 
 def checked_data(model: Sequential, x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` as a batch of the model's dtype and class ids, or a ``ValueError`` saying what is wrong."""
-    batch, _ = as_batch(x, model.n_inputs, model.dtype)
-    labels = as_class_indices(y, model.n_classes)
-    if len(batch) != len(labels):
-        raise ValueError(f"{what}: {len(batch)} inputs but {len(labels)} labels")
-    if len(batch) == 0:
-        raise ValueError(f"{what}: the data is empty (0 samples)")
-    return batch, labels
+    """``(x, y)`` as a batch of the model's dtype and class ids (``mlp.nn.inputs``' one set of rules)."""
+    return as_examples(
+        x, y, n_features=model.n_inputs, n_classes=model.n_classes, dtype=model.dtype, what=what
+    )
 
 
 def train_step(

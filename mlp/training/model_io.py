@@ -2,11 +2,13 @@
 
 No pickle: a pickled model runs arbitrary code when loaded, so a model file
 downloaded from a stranger would be a program. An ``.npz`` is a zip archive
-of ``.npy`` arrays; we read it with ``allow_pickle=False`` and describe the
-architecture and metadata as JSON text. A file is checked before anything
-large is allocated: the size of every array is read from its header and
-compared with what the architecture declares, within a budget, so a 5 KB
-file that claims a billion weights is refused in microseconds. Then come the
+of ``.npy`` arrays; we read it with ``mlp.training.npz.NpzReader``
+(``allow_pickle=False``, only stored or deflate entries, every declared size
+checked before anything is inflated) and describe the architecture and
+metadata as JSON text. A file is checked before anything large is
+allocated: the size of every array is read from its header and compared
+with what the architecture declares, within a budget, so a 5 KB file that
+claims a billion weights is refused in microseconds. Then come the
 dtypes, finite values and a SHA-256 of the weights, so that a wrong,
 truncated or tampered file gives a clear error instead of a network that
 answers nonsense.
@@ -18,18 +20,18 @@ import hashlib
 import inspect
 import json
 import os
-import zipfile
-import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlp._version import __version__
-from mlp.nn.layers import LAYER_TYPES
+from mlp.nn.layers import Dense, Dropout, Layer, ReLU, Sigmoid, Tanh
 from mlp.nn.network import Sequential
 from mlp.training.locations import MODEL_NAME, shipped_data_dirs
+from mlp.training.npz import ArrayHeader, NpzReader
 
 FORMAT = "mlp-npz"
 FORMAT_VERSION = 1
@@ -37,11 +39,80 @@ MODEL_ENV = "MLP_MODEL"  # a model file to load instead of the shipped one
 MAX_WIDTH = 65_536  # units in a layer
 MAX_PARAMETERS = 20_000_000  # in all: 80 MB of float32, 85 times the shipped model
 MAX_TEXT_CHARS = 1_000_000  # each of the architecture and the metadata
+# All the arrays of a file, inflated: the largest network in float64, and the five text entries.
+MAX_FILE_ARRAY_BYTES = 8 * MAX_PARAMETERS + 5 * 4 * MAX_TEXT_CHARS + 1_000_000
+MAX_NESTING = 32  # lists and objects within each other in the metadata: a record, not a structure
 TEXT_ENTRIES = ("format", "format_version", "architecture", "metadata", "weights_sha256")
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason."""
+
+
+Shapes = list[tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class LayerFormat:
+    """How one kind of layer is written into a model file, and read back.
+
+    * ``layer_class``: the class; ``layer_class(**options)`` rebuilds a layer;
+    * ``options(layer)``: the constructor's arguments that rebuild ``layer`` (JSON numbers and text);
+    * ``parameter_shapes(options)``: the shapes of the parameters the rebuilt layer will have, so
+      that a file's arrays are checked against them before any layer is built.
+    """
+
+    layer_class: type[Layer]
+    options: Callable[[Any], dict[str, Any]]
+    parameter_shapes: Callable[[dict[str, Any]], Shapes]
+
+
+def _no_options(layer: Layer) -> dict[str, Any]:
+    return {}
+
+
+def _no_parameters(options: dict[str, Any]) -> Shapes:
+    return []
+
+
+LAYER_FORMATS: dict[str, LayerFormat] = {
+    "Dense": LayerFormat(
+        Dense,
+        lambda layer: {"n_in": layer.n_in, "n_out": layer.n_out, "init": layer.init},
+        lambda options: [(options["n_in"], options["n_out"]), (options["n_out"],)],  # W, b
+    ),
+    "ReLU": LayerFormat(ReLU, _no_options, _no_parameters),
+    "Sigmoid": LayerFormat(Sigmoid, _no_options, _no_parameters),
+    "Tanh": LayerFormat(Tanh, _no_options, _no_parameters),
+    "Dropout": LayerFormat(Dropout, lambda layer: {"p": layer.p, "seed": layer.seed}, _no_parameters),
+}
+"""The layers a model file may hold, by the name written in its architecture."""
+
+
+def layer_config(layer: Layer) -> dict[str, Any]:
+    """``{"type": name, **options}``: what rebuilds ``layer``; a ``ValueError`` for a layer files cannot hold.
+
+    Only the exact classes of ``LAYER_FORMATS``: a subclass may compute
+    something else, which its rebuilt parent would silently replace.
+    """
+    name = type(layer).__name__
+    if name not in LAYER_FORMATS or type(layer) is not LAYER_FORMATS[name].layer_class:
+        raise ValueError(
+            f"a model file cannot hold a {name} layer: it holds {sorted(LAYER_FORMATS)} "
+            "(keep your own layer's code, and its weights with np.savez)"
+        )
+    return {"type": name, **LAYER_FORMATS[name].options(layer)}
+
+
+def architecture(model: Sequential) -> list[dict[str, Any]]:
+    """The layers' configurations, in order: what rebuilds ``model`` without its weights."""
+    return [layer_config(layer) for layer in model.layers]
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """A new layer built from ``layer_config``'s description (checked by ``load_model`` beforehand)."""
+    options = {key: value for key, value in config.items() if key != "type"}
+    return LAYER_FORMATS[config["type"]].layer_class(**options)
 
 
 Fail = Callable[[str], ModelFileError]  # builds the error for one file, given the reason
@@ -85,7 +156,11 @@ def __getattr__(name: str) -> Any:
 
 
 def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
-    """Write ``model`` to ``path`` (``.npz``); ``metadata`` joins ``model.metadata``.
+    """Write ``model`` to ``path`` (``.npz``); returns ``path``. ``model`` is only read.
+
+    The file's metadata is ``model.metadata``, then ``metadata``, then
+    ``mlp_version``; ``model.metadata`` itself is left as it was, so saving
+    a model never changes it (the loaded model carries the stamp).
 
     The file is written beside its destination and renamed into place, so an
     interrupted save never leaves half a model where a good one was. Weights
@@ -103,13 +178,12 @@ def save_model(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
-        "architecture": np.array(json.dumps(model.architecture())),
+        "architecture": np.array(json.dumps(architecture(model))),
         "metadata": np.array(json.dumps(info, sort_keys=True)),
         "weights_sha256": np.array(weights_digest(weights)),
         **{f"param_{i}": w for i, w in enumerate(weights)},
     }
     write_npz(path, arrays)
-    model.metadata = info
     return path
 
 
@@ -138,18 +212,13 @@ def load_model(path: str | Path | None = None) -> Sequential:
     def fail(reason: str) -> ModelFileError:
         return ModelFileError(f"{path} is not a usable model file: {reason}")
 
-    try:
-        with zipfile.ZipFile(_checked_archive(path, fail)) as archive:
-            headers = _array_headers(archive, fail)
-            text = {key: _read(archive, key) for key in TEXT_ENTRIES}
-            architecture, metadata = _description(text, fail)
-            shapes = _parameter_shapes(architecture, fail)
-            _check_weight_headers(headers, shapes, fail)
-            weights = [_read(archive, f"param_{i}") for i in range(len(shapes))]
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-        if isinstance(e, ModelFileError):
-            raise
-        raise fail(f"it is truncated or corrupt ({type(e).__name__}: {e})") from e
+    with NpzReader(path, budget=MAX_FILE_ARRAY_BYTES, fail=fail) as npz:
+        headers = _array_headers(npz.headers, fail)
+        text = {key: _scalar(npz.read(key)) for key in TEXT_ENTRIES}
+        layers, metadata = _description(text, fail)
+        shapes = _parameter_shapes(layers, fail)
+        _check_weight_headers(headers, shapes, fail)
+        weights = [npz.read(f"param_{i}") for i in range(len(shapes))]
 
     for i, w in enumerate(weights):
         if not np.isfinite(w).all():
@@ -157,9 +226,7 @@ def load_model(path: str | Path | None = None) -> Sequential:
     if weights_digest(weights) != text["weights_sha256"]:
         raise fail("the weights do not match their SHA-256: the file was modified after saving")
     try:  # every size is known to fit by now, so building the layers allocates nothing unexpected
-        model = Sequential(
-            [LAYER_TYPES[config["type"]].from_config(config) for config in architecture], metadata
-        )
+        model = Sequential([layer_from_config(config) for config in layers], metadata)
     except (TypeError, ValueError) as e:
         raise fail(f"its architecture is invalid ({e})") from e
     for p, w in zip(model.parameters(), weights, strict=True):
@@ -167,56 +234,25 @@ def load_model(path: str | Path | None = None) -> Sequential:
     return model
 
 
-def _checked_archive(path: Path, fail: Fail) -> Path:
-    """``path`` if it starts like a zip archive; otherwise say what it is instead."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise fail(f"cannot read it ({e.strerror or e})") from e
-    if head.startswith(b"\x93NUMPY"):
-        raise fail("it is a single .npy array (np.save), not an .npz archive written by mlp.save_model")
-    if not head.startswith(b"PK"):
-        raise fail(f"it is not an .npz (zip) archive: it starts with the bytes {head.hex(' ') or 'nothing'}")
-    return path
-
-
-def _array_headers(archive: zipfile.ZipFile, fail: Fail) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Shape and dtype of every array, read from the ``.npy`` headers alone: no data is decompressed."""
-    headers = {}
-    for info in archive.infolist():
-        key = info.filename.removesuffix(".npy")
-        if not info.filename.endswith(".npy") or not (key in TEXT_ENTRIES or key.startswith("param_")):
-            raise fail(f"unexpected entry {info.filename!r}")
-        with archive.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            if version not in ((1, 0), (2, 0)):
-                raise fail(f"{info.filename} is a .npy of version {version}, not 1.0 or 2.0")
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(member)
-            data_bytes = info.file_size - member.tell()
-        if dtype.hasobject:
-            raise fail(f"{info.filename} holds Python objects, which would need pickle: refused")
-        if int(np.prod(shape, dtype=object)) * dtype.itemsize != data_bytes:
-            raise fail(f"{info.filename} declares {shape} of {dtype} but holds {data_bytes} bytes")
-        headers[key] = (tuple(shape), dtype)
+def _array_headers(
+    headers: dict[str, ArrayHeader], fail: Fail
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, from the headers ``NpzReader`` has checked: no data read yet."""
+    for key in headers:
+        if not (key in TEXT_ENTRIES or key.startswith("param_")):
+            raise fail(f"unexpected entry {key + '.npy'!r}")
     missing = [key for key in TEXT_ENTRIES if key not in headers]
     if missing:
         raise fail(f"the entry {missing[0]!r} is missing")
     for key in TEXT_ENTRIES:
-        shape, dtype = headers[key]
+        shape, dtype = headers[key].shape, headers[key].dtype
         if shape != () or dtype.kind not in "Ui" or dtype.itemsize > 4 * MAX_TEXT_CHARS:
             raise fail(f"the entry {key!r} should be one short string or number, it is {shape} of {dtype}")
-    return headers
+    return {key: (header.shape, header.dtype) for key, header in headers.items()}
 
 
-def _read(archive: zipfile.ZipFile, key: str) -> Any:
-    with archive.open(f"{key}.npy") as member:
-        array = np.lib.format.read_array(member, allow_pickle=False)
+def _scalar(array: np.ndarray) -> Any:
+    """A text entry's string, or the 0-d array of a number."""
     return array[()] if array.shape == () and array.dtype.kind in "US" else array
 
 
@@ -236,10 +272,26 @@ def _description(text: dict[str, Any], fail: Fail) -> tuple[list[dict[str, Any]]
             value = json.loads(str(text[key]))
         except json.JSONDecodeError as e:
             raise fail(f"its {key} is not valid JSON ({e})") from e
+        except RecursionError:  # json's parser recurses once per level of [ or {
+            raise fail(f"its {key} nests lists or objects deeper than {MAX_NESTING} levels") from None
+        if _nesting(value) > MAX_NESTING:  # copying or saving it again would recurse as deep
+            raise fail(f"its {key} nests lists or objects deeper than {MAX_NESTING} levels")
         if not isinstance(value, kind):
             raise fail(f"its {key} should be a JSON {'list' if kind is list else 'object'}")
         parsed.append(value)
     return parsed[0], parsed[1]
+
+
+def _nesting(value: Any) -> int:
+    """How many lists and objects deep ``value`` goes (0 for a number), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ...]]:
@@ -249,7 +301,7 @@ def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ..
         problem = _config_problem(config)
         if problem:
             raise fail(f"its architecture is invalid: layer {i} {problem}")
-        shapes += LAYER_TYPES[config["type"]].parameter_shapes(config)
+        shapes += LAYER_FORMATS[config["type"]].parameter_shapes(config)
     declared = sum(int(np.prod(shape, dtype=object)) for shape in shapes)
     if declared > MAX_PARAMETERS:
         raise fail(
@@ -260,9 +312,9 @@ def _parameter_shapes(architecture: list[Any], fail: Fail) -> list[tuple[int, ..
 
 def _config_problem(config: Any) -> str | None:
     """What is wrong with one layer's configuration, or ``None``."""
-    if not isinstance(config, dict) or config.get("type") not in LAYER_TYPES:
-        return f"is {config!r}; the known types are {sorted(LAYER_TYPES)}"
-    options = inspect.signature(LAYER_TYPES[config["type"]].__init__).parameters
+    if not isinstance(config, dict) or config.get("type") not in LAYER_FORMATS:
+        return f"is {config!r}; the known types are {sorted(LAYER_FORMATS)}"
+    options = inspect.signature(LAYER_FORMATS[config["type"]].layer_class.__init__).parameters
     unknown = sorted(set(config) - {"type"} - set(options))
     if unknown:
         return f"({config['type']}) has unknown options {unknown}"
