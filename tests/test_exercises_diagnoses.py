@@ -25,6 +25,7 @@ from mlp.exercises import (
     check_dense_backward,
     check_elu_backward,
     check_image_to_vector,
+    check_loss_gradient,
     check_network_backward,
     check_numerical_gradient,
     check_replay_batch,
@@ -34,6 +35,7 @@ from mlp.exercises import (
     check_train_step,
     layers,
     loop,
+    loss,
     mnist,
     momentum,
     pad,
@@ -43,6 +45,7 @@ from mlp.exercises.adam import adam_reference
 from mlp.exercises.analysis import confusion_counts, saliency_reference
 from mlp.exercises.checking import ExerciseResult, hint_for
 from mlp.exercises.layers import ELU
+from mlp.exercises.loss import loss_gradient_reference
 from mlp.exercises.mnist import reference_vector
 from mlp.pad.preprocess import CENTRE, FRAME, centre_by_mass
 
@@ -93,6 +96,7 @@ RIGHT_ANSWERS = {
     "train_step": (check_train_step, train_step),
     "replay_batch": (check_replay_batch, replay_batch),
     "numerical_gradient": (check_numerical_gradient, mlp.numerical_gradient),
+    "loss_gradient": (check_loss_gradient, loss_gradient_reference),
 }
 
 
@@ -119,7 +123,7 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
     "name",
     [
         *("softmax", "sgd_momentum_step", "adam_step", "dense_backward", "ELU.backward", "network_backward"),
-        *("image_to_vector", "confusion_matrix", "saliency", "centre_by_mass"),
+        *("image_to_vector", "confusion_matrix", "saliency", "centre_by_mass", "loss_gradient"),
     ],
 )
 def test_no_diagnosis_is_another_mistake_s_alone(name, monkeypatch):
@@ -134,7 +138,7 @@ def test_no_diagnosis_is_another_mistake_s_alone(name, monkeypatch):
         catalogues.append((np.asarray(got, dtype=np.float64), list(by_value)))
         return hint_for(got, default, by_value=by_value, by_shape=by_shape)
 
-    for module in (softmax, momentum, adam, layers, backprop, mnist, analysis, pad):
+    for module in (softmax, momentum, adam, layers, backprop, mnist, analysis, pad, loss):
         monkeypatch.setattr(module, "hint_for", spy)
     check, answer = RIGHT_ANSWERS[name]
     assert check(answer, verbose=False).passed

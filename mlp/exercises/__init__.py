@@ -7,7 +7,9 @@ which tensor, expected against got, a hint naming the usual mistake. It never
 lets a raw NumPy traceback through, and it returns an ``ExerciseResult`` so
 that a notebook (or a test) can assert on it.
 
-One module per part of the course; ``checking`` holds what they share.
+One module per part of the course; ``checking`` holds what they share, and
+``yours`` keeps every accepted answer for the notebooks after it, which build
+the learner's own network from them.
 """
 
 from mlp.exercises.adam import check_adam_step
@@ -17,6 +19,7 @@ from mlp.exercises.checking import ExerciseResult
 from mlp.exercises.gradients import check_numerical_gradient
 from mlp.exercises.layers import check_dense_backward, check_elu_backward
 from mlp.exercises.loop import check_train_step
+from mlp.exercises.loss import check_loss_gradient
 from mlp.exercises.mnist import check_image_to_vector
 from mlp.exercises.momentum import check_sgd_momentum
 from mlp.exercises.pad import check_centre_by_mass
@@ -31,6 +34,7 @@ __all__ = [
     "check_dense_backward",
     "check_elu_backward",
     "check_image_to_vector",
+    "check_loss_gradient",
     "check_network_backward",
     "check_numerical_gradient",
     "check_replay_batch",

@@ -262,4 +262,6 @@ def check_adam_step(
             "match mlp.Adam; the arguments are left unchanged."
         )
 
-    return run_check("adam_step", check, first_hint=FIRST_HINT, more_help=MORE_HELP, verbose=verbose)
+    return run_check(
+        "adam_step", check, first_hint=FIRST_HINT, more_help=MORE_HELP, verbose=verbose, keep=adam_step
+    )

@@ -121,7 +121,12 @@ def check_confusion_matrix(
         return "matches np.bincount's counts on a hand example, with absent classes, and on 1000 labels."
 
     return run_check(
-        "confusion_matrix", check, first_hint=CONFUSION_HINT, more_help=CONFUSION_MORE_HELP, verbose=verbose
+        "confusion_matrix",
+        check,
+        first_hint=CONFUSION_HINT,
+        more_help=CONFUSION_MORE_HELP,
+        verbose=verbose,
+        keep=confusion_matrix,
     )
 
 
@@ -212,5 +217,10 @@ def check_saliency(
         return "matches backprop in float64 for two classes, in inference mode; the model is left unchanged."
 
     return run_check(
-        "saliency", check, first_hint=SALIENCY_HINT, more_help=SALIENCY_MORE_HELP, verbose=verbose
+        "saliency",
+        check,
+        first_hint=SALIENCY_HINT,
+        more_help=SALIENCY_MORE_HELP,
+        verbose=verbose,
+        keep=saliency,
     )

@@ -129,6 +129,7 @@ def check_network_backward(
         "returns the gradient of its own input, which is the output of the layer before it. Walk the "
         "list from its end.",
         verbose=verbose,
+        keep=network_backward,
     )
 
 

@@ -108,6 +108,7 @@ def run_check(
     first_hint: str = "",
     more_help: str = "",
     verbose: bool = True,
+    keep: Any = None,
 ) -> ExerciseResult:
     """Run ``check()``, which returns a success message or raises ``Mismatch``.
 
@@ -115,7 +116,9 @@ def run_check(
     type and message, without the traceback from deep inside NumPy. A stub
     that is not written yet gets ``first_hint``, to start from: what to
     compute, not the code. ``more_help``, the code, is kept in the result for
-    ``result.hint(2)``.
+    ``result.hint(2)``. On ✓, ``keep`` (the learner's function or class) is
+    kept by ``mlp.exercises.yours`` for the notebooks after this one, which
+    build the learner's network from it.
     """
     hints = tuple(h for h in (first_hint, more_help) if h)
     try:
@@ -131,6 +134,10 @@ def run_check(
     result = ExerciseResult(name, passed, message, not_written, hints=hints, printed=verbose)
     if verbose:
         print(result)
+    if result.passed and keep is not None:
+        from mlp.exercises.yours import keep as keep_answer  # here: yours imports the checkers lazily
+
+        keep_answer(name, keep)
     return result
 
 

@@ -72,6 +72,7 @@ def check_numerical_gradient(
         "original + h; f_plus = f(); w[index] = original - h; f_minus = f(); and in the `finally:` "
         "w[index] = original; the estimate is grad[index] = (f_plus - f_minus) / (2 * h).",
         verbose=verbose,
+        keep=numerical_gradient,
     )
 
 

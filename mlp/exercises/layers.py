@@ -148,6 +148,7 @@ def check_dense_backward(
         first_hint="each gradient has the shape of its variable: combine x (N, n_in), W (n_in, n_out) and "
         "grad_out (N, n_out) into dx (N, n_in), dW (n_in, n_out) and db (n_out,), as section 3 derives.",
         verbose=verbose,
+        keep=dense_backward,
     )
 
 
@@ -206,6 +207,7 @@ def check_elu_backward(elu_class: Callable[..., Any], *, verbose: bool = True) -
         first_hint="by the chain rule, dL/dx = grad_out * ELU'(x), entry by entry. Differentiate each "
         "branch: x for x > 0, alpha (e^x - 1) for x <= 0; forward kept what you need (self._x, self._out).",
         verbose=verbose,
+        keep=elu_class,
     )
 
 

@@ -243,4 +243,6 @@ def check_train_step(
             "mlp.training.train_step with mlp.SGD; the batch is left unchanged."
         )
 
-    return run_check("train_step", check, first_hint=FIRST_HINT, more_help=RECIPE, verbose=verbose)
+    return run_check(
+        "train_step", check, first_hint=FIRST_HINT, more_help=RECIPE, verbose=verbose, keep=train_step
+    )

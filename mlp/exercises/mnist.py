@@ -74,6 +74,7 @@ def check_image_to_vector(
         more_help="image.reshape(784) / np.float32(255): reshape reads row after row, and dividing by a "
         "float32 255 keeps the result float32 (dividing the uint8 array by the int 255 gives float64).",
         verbose=verbose,
+        keep=image_to_vector,
     )
 
 

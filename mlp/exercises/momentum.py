@@ -182,4 +182,11 @@ def check_sgd_momentum(
             "with momentum; the arguments are left unchanged."
         )
 
-    return run_check("sgd_momentum_step", check, first_hint=FIRST_HINT, more_help=MORE_HELP, verbose=verbose)
+    return run_check(
+        "sgd_momentum_step",
+        check,
+        first_hint=FIRST_HINT,
+        more_help=MORE_HELP,
+        verbose=verbose,
+        keep=sgd_momentum_step,
+    )

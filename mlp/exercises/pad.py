@@ -206,6 +206,7 @@ def check_centre_by_mass(
         more_help="the centre of mass of the rows is (patch.sum(axis=1) @ np.arange(height)) / patch.sum(), "
         f"likewise for the columns; {FORMULA}",
         verbose=verbose,
+        keep=centre_by_mass_fn,
     )
 
 

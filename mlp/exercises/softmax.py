@@ -142,4 +142,5 @@ def check_softmax(softmax_fn: Callable[[np.ndarray], Any], *, verbose: bool = Tr
         more_help="shifted = logits - logits.max(axis=1, keepdims=True); e = np.exp(shifted); "
         "return e / e.sum(axis=1, keepdims=True)  (keepdims: (N, C) / (N, 1) divides each row by its sum).",
         verbose=verbose,
+        keep=softmax_fn,
     )

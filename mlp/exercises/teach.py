@@ -172,4 +172,5 @@ def check_replay_batch(replay_batch: Callable[..., Any], *, verbose: bool = True
         first_hint=FIRST_HINT,
         more_help=MORE_HELP,
         verbose=verbose,
+        keep=replay_batch,
     )
