@@ -15,6 +15,7 @@ the learner's own network from them.
 from mlp.exercises.adam import check_adam_step
 from mlp.exercises.analysis import check_confusion_matrix, check_saliency
 from mlp.exercises.backprop import check_network_backward
+from mlp.exercises.by_hand import check_backward_by_hand
 from mlp.exercises.checking import ExerciseResult
 from mlp.exercises.gradients import check_numerical_gradient
 from mlp.exercises.layers import check_dense_backward, check_elu_backward
@@ -29,6 +30,7 @@ from mlp.exercises.teach import check_replay_batch
 __all__ = [
     "ExerciseResult",
     "check_adam_step",
+    "check_backward_by_hand",
     "check_centre_by_mass",
     "check_confusion_matrix",
     "check_dense_backward",

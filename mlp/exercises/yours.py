@@ -60,6 +60,7 @@ __all__ = [
     "Exercise",
     "directory",
     "keep",
+    "load",
     "loss",
     "network",
     "save",
@@ -70,6 +71,7 @@ __all__ = [
 ENV = "MLP_YOURS_DIR"
 DEFAULT_DIRECTORY = "yours"
 MADE_BY = "you"  # the metadata the pad reads to say whose network it is
+NETWORK_FILE = "your-network.npz"  # where notebook 05 saves your network, for 06 and the pad
 
 
 # --- the course's versions, the stand-ins until yours is written ------------------------------------
@@ -232,7 +234,7 @@ def keep(name: str, fn: Any) -> None:
     text = (
         f"# Your {name}, accepted by {exercise.checker} in notebook {exercise.notebook} and kept by\n"
         "# mlp.exercises.yours. To change it, edit the exercise in the notebook and run its check again.\n"
-        f"import numpy as np\n\nimport mlp\n\n{definitions}\n"
+        f"import numpy as np\n\nimport mlp\n\n\n{definitions}\n"
     )
     path = directory() / f"{name}.py"
     try:
@@ -467,7 +469,11 @@ def _relu_from_elu(elu_class: type) -> str:
 
 
 def network(
-    sizes: Sequence[int] = (784, 128, 64, 10), *, seed: int = 0, dtype: np.dtype | type = np.float32
+    sizes: Sequence[int] = (784, 128, 64, 10),
+    *,
+    seed: int = 0,
+    dtype: np.dtype | type = np.float32,
+    verbose: bool = True,
 ) -> YourNetwork:
     """The course's MLP, built from your code: Dense layers and ReLUs, your backward loop.
 
@@ -477,13 +483,16 @@ def network(
     """
     from mlp.nn.network import MLP
 
-    dense_backward = use("dense_backward")
+    dense_backward = use("dense_backward", verbose=verbose)
     elu_class, line = resolve("ELU")
     why = _relu_from_elu(elu_class) if elu_class is not _elu() else ""
     if why:
         elu_class, line = _elu(), f"ELU: the course's — yours (kept in notebook 03) {why}"
-    print(line + ("" if line.startswith("ELU: the course's") else "; the ReLUs are your ELU with alpha = 0"))
-    backward_loop = use("network_backward")
+    if verbose:
+        print(
+            line + ("" if line.startswith("ELU: the course's") else "; the ReLUs are your ELU with alpha = 0")
+        )
+    backward_loop = use("network_backward", verbose=verbose)
 
     template = MLP(list(sizes), seed=seed, dtype=dtype)  # the same initial weights as the course's network
     layers: list[Layer] = []
@@ -500,9 +509,9 @@ def network(
     return model
 
 
-def loss() -> YourLoss:
+def loss(*, verbose: bool = True) -> YourLoss:
     """Softmax cross-entropy from your ``softmax`` and ``loss_gradient``; prints whose each is."""
-    return YourLoss(use("softmax"), use("loss_gradient"))
+    return YourLoss(use("softmax", verbose=verbose), use("loss_gradient", verbose=verbose))
 
 
 def train(
@@ -546,3 +555,26 @@ def save(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     from mlp.training.model_io import save_model
 
     return save_model(model, path, **{"made_by": MADE_BY, **metadata})
+
+
+def load(path: str | Path = NETWORK_FILE, *, verbose: bool = True) -> YourNetwork:
+    """A saved network (yours, from notebook 05) back as your network, to go on training it with your code.
+
+    The weights come from the file (``mlp.load_model``'s checks, its errors);
+    the pieces that compute the gradients are your kept ones, named as
+    ``network()`` names them. Only Dense and ReLU networks, the course's MLP, can be rebuilt so.
+    """
+    from mlp.training.model_io import load_model
+
+    saved = load_model(path)
+    if [type(layer).__name__ for layer in saved.layers[1::2]] != ["ReLU"] * (len(saved.layers) // 2):
+        raise ValueError(
+            f"{Path(path).name} is not an MLP of Dense and ReLU layers: it cannot be rebuilt from your code"
+        )
+    sizes = [saved.layers[0].n_in] + [layer.n_out for layer in saved.layers[::2]]
+    model = network(sizes, dtype=saved.dtype, verbose=verbose)
+    for mine, theirs in zip(model.parameters(), saved.parameters(), strict=True):
+        mine.value = theirs.value
+        mine.grad = np.zeros_like(mine.value)
+    model.metadata = dict(saved.metadata)
+    return model
