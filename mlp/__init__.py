@@ -7,8 +7,8 @@ The package has four rooms, and this module gathers their public names:
 * ``mlp.pad``: the drawing pad: strokes to pixels, MNIST-style preprocessing, the widget;
 * ``mlp.exercises``: the checkers of the notebooks' exercises.
 
-Beside them, ``mlp.cli`` and ``mlp.bench`` are the command-line tools
-(``python -m mlp train | predict | bench``). ``DigitPad`` is imported on first
+Beside them, ``mlp.cli`` holds the command-line tools
+(``python -m mlp train | predict``). ``DigitPad`` is imported on first
 use: it needs ipywidgets and ipycanvas, which training does not.
 """
 

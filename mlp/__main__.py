@@ -2,13 +2,9 @@
 
     python -m mlp train               # train a model (the shipped recipe by default)
     python -m mlp predict DIGIT.png   # read a digit from an image file
-    python -m mlp bench               # how fast training and inference run here
-    python -m mlp bench-dashboard     # the dashboard in a real browser: latency, many pages
-    python -m mlp bench-classroom     # a class on one server: kernels, memory, many pages at once
-    python -m mlp bench-teach         # teaching the pad a handwriting: time, accuracy, forgetting
-    python -m mlp bench-pad           # what one visitor can cost the pad's kernel
 
-``python -m mlp COMMAND --help`` explains each one.
+``python -m mlp COMMAND --help`` explains each one. The benchmarks are tooling, not the
+course: they run from a checkout, as ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -21,11 +17,6 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("mlp.cli.train", "train a model on MNIST (the shipped recipe by default)"),
     "predict": ("mlp.cli.predict", "read the digit in a PNG or JPEG file"),
-    "bench": ("mlp.bench.speed", "how fast training and inference run on this machine"),
-    "bench-dashboard": ("mlp.bench.dashboard", "the dashboard in a real browser: latency, many pages"),
-    "bench-classroom": ("mlp.bench.classroom", "a class on one server: kernels, memory, many pages at once"),
-    "bench-teach": ("mlp.bench.teach", "teaching the pad a handwriting: time, accuracy, forgetting"),
-    "bench-pad": ("mlp.bench.pad", "what one visitor can cost the pad's kernel, and what teaching adds"),
 }
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mlp.bench.pages import CHROMIUM
-from mlp.bench.voila_server import VoilaServer
+from benchmarks.drivers.pages import CHROMIUM
+from benchmarks.drivers.voila_server import VoilaServer
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def browser() -> Iterator[object]:
     assert CHROMIUM, "the browser tests must run in CI: install Chromium (apt-get install chromium)"
     from playwright.sync_api import sync_playwright
 
-    from mlp.bench.pages import launch
+    from benchmarks.drivers.pages import launch
 
     with sync_playwright() as playwright:
         browser = launch(playwright)

@@ -23,7 +23,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 from playwright.sync_api import BrowserContext, Page, expect  # noqa: E402
 
-from mlp.bench.voila_server import PAINTED  # noqa: E402
+from benchmarks.drivers.voila_server import PAINTED  # noqa: E402
 
 TIMEOUT_MS = 60_000  # a page starts a kernel and runs the notebook: seconds, more on a busy machine
 Points = Sequence[tuple[float, float]]

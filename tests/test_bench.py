@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 import mlp
-from mlp.bench.inference import bare_numpy, per_call_seconds
-from mlp.bench.report import Figure, Report
-from mlp.bench.training import with_in_place_backward
+from benchmarks.inference import bare_numpy, per_call_seconds
+from benchmarks.report import Figure, Report
+from benchmarks.training import with_in_place_backward
 
 
 def test_bare_numpy_computes_predict_proba():

@@ -1,10 +1,10 @@
-"""``python -m mlp bench-teach`` runs and prints each figure of issue 11 (timings printed, not asserted)."""
+"""``python -m benchmarks teach`` runs and prints each figure of issue 11 (timings printed, not asserted)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlp.bench import teach
+from benchmarks import teach
 
 pytestmark = pytest.mark.slow
 

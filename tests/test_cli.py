@@ -95,9 +95,7 @@ def test_train_without_mnist_is_an_error_not_a_traceback(tmp_path, monkeypatch, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "command", [["train", "--help"], ["predict", "--help"], ["--help"], ["bench", "--help"]]
-)
+@pytest.mark.parametrize("command", [["train", "--help"], ["predict", "--help"], ["--help"]])
 def test_piping_into_head_ends_without_a_traceback(command):
     """The shell pipeline a learner types: ``python -m mlp train --help | head -2``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mlp.bench.pages import CHROMIUM, ONE, TIMEOUT_MS, draw, leave, open_dashboard, wait_drawable
+from benchmarks.drivers.pages import CHROMIUM, ONE, TIMEOUT_MS, draw, leave, open_dashboard, wait_drawable
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
@@ -25,7 +25,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 from playwright.sync_api import Browser, Page, WebSocket, expect
 
-from mlp.bench.voila_server import DashboardServer, JupyterServer, VoilaServer
+from benchmarks.drivers.voila_server import DashboardServer, JupyterServer, VoilaServer
 
 pytestmark = pytest.mark.browser
 

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mlp.bench.kernel_socket import KernelSocket
-from mlp.bench.pages import CHROMIUM, ONE, draw, launch, leave, open_dashboard
-from mlp.bench.voila_server import ROOT, VoilaServer
+from benchmarks.drivers.kernel_socket import KernelSocket
+from benchmarks.drivers.pages import CHROMIUM, ONE, draw, launch, leave, open_dashboard
+from benchmarks.drivers.voila_server import ROOT, VoilaServer
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(

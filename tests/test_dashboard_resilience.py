@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from mlp.bench.pages import CHROMIUM, ONE, draw, leave, open_dashboard
+from benchmarks.drivers.pages import CHROMIUM, ONE, draw, leave, open_dashboard
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip(
@@ -25,7 +25,7 @@ if CHROMIUM is None and not os.environ.get("CI"):
 
 from playwright.sync_api import Page, WebSocket, expect
 
-from mlp.bench.voila_server import VoilaServer, voila_config
+from benchmarks.drivers.voila_server import VoilaServer, voila_config
 
 pytestmark = pytest.mark.browser
 

@@ -23,8 +23,8 @@ import pytest
 from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 from tornado.httpclient import HTTPClientError
 
-from mlp.bench.kernel_socket import KernelSocket, v1_frame
-from mlp.bench.voila_server import ROOT, VoilaServer, voila_config
+from benchmarks.drivers.kernel_socket import KernelSocket, v1_frame
+from benchmarks.drivers.voila_server import ROOT, VoilaServer, voila_config
 from mlp.serve.websocket import MAX_OFFSETS, v1_frame_problem
 
 SERVER_CONFIG = ROOT / "jupyter_server_config.json"

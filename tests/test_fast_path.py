@@ -14,7 +14,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import mlp
-from mlp.bench.products import epoch_flops
+from mlp.course.timing import epoch_flops
 from mlp.training import threads
 from mlp.training.loop import train_step
 
@@ -225,7 +225,7 @@ def test_epoch_flops_of_the_benchmark_network():
 
 def test_torch_twin_starts_from_the_same_network():
     torch = pytest.importorskip("torch")
-    from mlp.bench.torch_twin import TorchTwin
+    from benchmarks.torch_twin import TorchTwin
 
     x, y = toy_data(n=32, n_in=784, classes=10)
     twin = TorchTwin(x, y, (784, 128, 64, 10), 128, 1e-3)

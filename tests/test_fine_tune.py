@@ -1,7 +1,7 @@
 """``fine_tune`` returns a new, taught model, leaves its input alone, is deterministic and refuses bad input.
 
 The figures the issue asks for (time, accuracy on a new style, MNIST accuracy
-with and without replay) are printed by ``python -m mlp bench-teach``; here
+with and without replay) are printed by ``python -m benchmarks teach``; here
 we assert the behaviour, with small runs and loose thresholds that still fail
 if teaching or replay stopped working.
 """

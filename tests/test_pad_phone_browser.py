@@ -13,7 +13,7 @@ import pytest
 from pad_browser import canvas_pixel, open_pad, scroll_top, touch_drag, wait_scrolled_past
 from playwright.sync_api import Browser, Page, expect
 
-from mlp.bench.voila_server import VoilaServer
+from benchmarks.drivers.voila_server import VoilaServer
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ import pytest
 from pad_browser import TIMEOUT_MS, mouse_draw, open_pad
 from playwright.sync_api import Browser, Page, expect
 
-from mlp.bench.voila_server import VoilaServer
+from benchmarks.drivers.voila_server import VoilaServer
 from mlp.pad.styles import strokes
 from mlp.pad.widget import PIXEL_RATIO
 from mlp.training.model_io import DEFAULT_MODEL_PATH

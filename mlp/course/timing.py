@@ -6,12 +6,14 @@ difference (ReLU, softmax, bias sums, the calls between them). Each figure is
 the fastest of several rounds, the one least disturbed by other programs, and
 the rounds interleave the functions so that a burst of load hits all alike.
 
-These are figures *of this machine, now*; ``python -m mlp bench`` measures
+These are figures *of this machine, now*; the benchmarks of a checkout
+(``python -m benchmarks speed``) measure
 with more care (repeated runs, the load of other programs recorded).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,6 +25,18 @@ from mlp.nn.losses import SoftmaxCrossEntropy
 from mlp.nn.network import MLP
 from mlp.nn.optimizers import Optimizer
 from mlp.training.loop import train_step
+
+
+def epoch_flops(sizes: Sequence[int], n_samples: int) -> float:
+    """FLOPs of one training epoch's matrix products (2 per multiply-add).
+
+    Forward ``x @ W`` and the weight gradient ``x.T @ g`` cost ``2·N·n_in·n_out``
+    each in every layer; the input gradient ``g @ W.T`` costs as much in every
+    layer but the first, whose input is the data.
+    """
+    per_layer = [n_in * n_out for n_in, n_out in itertools.pairwise(sizes)]
+    return 2.0 * n_samples * (2 * sum(per_layer) + sum(per_layer[1:]))
+
 
 PARTS = ("matrix products", "optimizer", "everything else")
 

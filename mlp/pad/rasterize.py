@@ -32,7 +32,7 @@ MIN_STEP = 4.0
 # A big zero is about 300 points and 1,200 canvas pixels of ink, however slowly it is
 # drawn; a digit of several strokes rarely twice that. A full drawing, five big zeros
 # of points or 25 of ink, repaints for Undo in about a tenth of a second
-# (python -m mlp bench-pad measures it).
+# (python -m benchmarks pad measures it).
 MAX_POINTS = 1500
 MAX_INK = 30_000  # canvas pixels of stroke length
 

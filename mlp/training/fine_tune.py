@@ -13,7 +13,7 @@ showing it what it knew: *replay* old examples in every batch, so that each
 step must serve the old task and the new one at once.
 
 ``fine_tune`` is that, with a recipe tuned on the pad's styles
-(``python -m mlp bench-teach`` prints the figures):
+(``python -m benchmarks teach`` prints the figures):
 
 * **Replay ratio**: one example in eight of each batch is new, the other
   seven are MNIST training images (``mlp.training.replay.mnist_replay``), the

@@ -8,7 +8,7 @@ float32 training images (188 MB) that ``load_mnist`` caches. ``mnist_replay``
 streams the shipped gzip files instead: it decompresses them chunk by chunk,
 verifies the SHA-256 of each whole decompressed file as the chunks go by,
 and keeps only the images it picked. Its peak memory is a few megabytes
-besides the sample it returns (``python -m mlp bench-teach`` measures it).
+besides the sample it returns (``python -m benchmarks teach`` measures it).
 
 The sample comes only from the training part of the split: the last
 ``VALIDATION_SIZE`` images are the validation set the shipped model was

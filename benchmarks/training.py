@@ -14,7 +14,7 @@ again ("given up"): it is contended.
   (``np.matmul(..., out=)``), as mlp did before ``Dense.backward`` became the
   three lines of its derivation: it shows what allocating a fresh gradient costs.
 * PyTorch (if installed): the same network, initial weights, batches and
-  Adam hyper-parameters (``mlp.bench.torch_twin``), at 1 thread;
+  Adam hyper-parameters (``benchmarks.torch_twin``), at 1 thread;
   ``torch.optim.Adam`` as a PyTorch user writes it is the reference,
   ``fused=True``, its fastest CPU variant, is shown too. Ratios are taken per
   pair of runs of the same round.
@@ -27,10 +27,10 @@ from functools import partial
 
 import numpy as np
 
-from mlp.bench.machine import mean_or_none, other_load
-from mlp.bench.products import epoch_flops
-from mlp.bench.report import Figure, Report
-from mlp.bench.torch_twin import TorchTwin
+from benchmarks.machine import mean_or_none, other_load
+from benchmarks.report import Figure, Report
+from benchmarks.torch_twin import TorchTwin
+from mlp.course.timing import epoch_flops
 from mlp.nn.fast import FusedAdam
 from mlp.nn.layers import Dense
 from mlp.nn.network import MLP, Sequential

@@ -9,15 +9,15 @@ Python, and the small products that never reach the peak).
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlp.bench.machine import mean_or_none, other_load
-from mlp.bench.report import Figure, Report
+from benchmarks.machine import mean_or_none, other_load
+from benchmarks.report import Figure, Report
+from mlp.course.timing import epoch_flops
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> list[float]:
@@ -34,17 +34,6 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> list[float]:
             np.matmul(a, b, out=out)
             runs.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
     return runs
-
-
-def epoch_flops(sizes: Sequence[int], n_samples: int) -> float:
-    """FLOPs of one training epoch's matrix products (2 per multiply-add).
-
-    Forward ``x @ W`` and the weight gradient ``x.T @ g`` cost ``2·N·n_in·n_out``
-    each in every layer; the input gradient ``g @ W.T`` costs as much in every
-    layer but the first, whose input is the data.
-    """
-    per_layer = [n_in * n_out for n_in, n_out in itertools.pairwise(sizes)]
-    return 2.0 * n_samples * (2 * sum(per_layer) + sum(per_layer[1:]))
 
 
 def measure_products(report: Report, sizes: Sequence[int], n_samples: int, repeats: int) -> float:

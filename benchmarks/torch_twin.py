@@ -1,7 +1,7 @@
 """The benchmark network in PyTorch: the same weights, batches and Adam, to compare epoch times.
 
 PyTorch is a yardstick here, never a dependency: ``pip install torch`` to
-get its rows in ``python -m mlp bench``. The twin copies mlp's initial
+get its rows in ``python -m benchmarks speed``. The twin copies mlp's initial
 weights, takes mlp's batches in the order ``fit(seed=0)`` takes them, and
 does the same per-step bookkeeping (loss and accuracy), so the two epochs
 compute the same thing (their mean losses agree to about 0.2 %, as close as

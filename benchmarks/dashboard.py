@@ -1,4 +1,4 @@
-"""How fast the dashboard answers: ``python -m mlp bench-dashboard [--json out.json]``.
+"""How fast the dashboard answers: ``python -m benchmarks dashboard [--json out.json]``.
 
 Two measurements, printed as one table:
 
@@ -11,7 +11,7 @@ Two measurements, printed as one table:
    are timed inside the browser (``performance.now``), so Playwright's own
    overhead is not counted.
 
-Many pages on one server (a class) are ``python -m mlp bench-classroom``'s.
+Many pages on one server (a class) are ``python -m benchmarks classroom``'s.
 Figures come from this command, never from a timed test: timings depend on
 the machine and its load, and a test must not fail because a laptop is busy.
 """
@@ -32,8 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from mlp.bench.pages import LATENCY_PROBE, ONE, TIMEOUT_MS, draw, launch, leave, open_dashboard, wait_drawable
-from mlp.bench.voila_server import VoilaServer
+from benchmarks.drivers.pages import (
+    LATENCY_PROBE,
+    ONE,
+    TIMEOUT_MS,
+    draw,
+    launch,
+    leave,
+    open_dashboard,
+    wait_drawable,
+)
+from benchmarks.drivers.voila_server import VoilaServer
 from mlp.pad.preprocess import preprocess_digit
 from mlp.pad.widget import PIXEL_RATIO, DigitPad
 from mlp.training.model_io import load_model
@@ -154,7 +163,7 @@ def print_table(python: dict, browser: dict | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlp bench-dashboard",
+        prog="python -m benchmarks dashboard",
         description="How fast the drawing dashboard answers, in Python and in a browser (Voila + Chromium).",
     )
     parser.add_argument("--strokes", type=int, default=20, help="strokes timed from pointer-up to answer")

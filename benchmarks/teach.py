@@ -1,7 +1,7 @@
 """Teaching the pad a handwriting: how fast, how well, and what it costs the network's MNIST.
 
-    python -m mlp bench-teach            # about half a minute
-    python -m mlp bench-teach --runs 15  # more timing runs
+    python -m benchmarks teach            # about half a minute
+    python -m benchmarks teach --runs 15  # more timing runs
 
 It prints the figures of issue 11, each beside its target; nothing here is
 asserted by a test (timings belong to a machine).
@@ -36,7 +36,7 @@ import tracemalloc
 
 import numpy as np
 
-from mlp.bench.speed import describe, machine_info, other_load
+from benchmarks.speed import describe, machine_info, other_load
 from mlp.nn.network import Sequential
 from mlp.pad.styles import STYLES, UNUSUAL, draw_many, render, strokes
 from mlp.training import replay as replay_module
@@ -211,7 +211,7 @@ def measure_determinism(model: Sequential) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp bench-teach", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks teach", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="timing runs of the learn time (default 9)")
     args = parser.parse_args(argv)
     if args.runs < 1:

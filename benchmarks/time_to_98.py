@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mlp.bench.machine import mean_or_none, other_load
-from mlp.bench.report import Figure, Report
+from benchmarks.machine import mean_or_none, other_load
+from benchmarks.report import Figure, Report
 from mlp.nn.fast import FusedAdam
 from mlp.nn.network import MLP
 from mlp.nn.optimizers import linear_decay

@@ -1,8 +1,8 @@
 """How fast this machine trains and runs the network, against the course's targets.
 
-    python -m mlp bench                  # about two minutes; three with PyTorch installed
-    python -m mlp bench --quick          # fewer repeats and seeds, for a first look
-    python -m mlp bench --json out.json --seeds 8 --repeats 5 --no-torch
+    python -m benchmarks speed                  # about two minutes; three with PyTorch installed
+    python -m benchmarks speed --quick          # fewer repeats and seeds, for a first look
+    python -m benchmarks speed --json out.json --seeds 8 --repeats 5 --no-torch
 
 It prints a table and writes the same figures, with every single run, to
 ``bench.json`` (or ``--json PATH``). Nothing here is asserted by a test:
@@ -18,7 +18,7 @@ was measured (from ``/proc/stat``, Linux only). On a 2-core machine anything
 above about 0.3 makes the figures pessimistic, the 2-thread ones most of
 all: rerun when the machine is quiet.
 
-The sections, each measured by its own module of ``mlp.bench`` (whose
+The sections, each measured by its own module of ``benchmarks`` (whose
 docstring says exactly what is timed):
 
 * **Matrix products** (``products``): the core's peak, and the floor it puts
@@ -54,14 +54,14 @@ import sys
 import time
 from pathlib import Path
 
-from mlp.bench.inference import measure_inference, measure_shipped_accuracy
-from mlp.bench.machine import describe, machine_info, other_load
-from mlp.bench.own_kernel import measure_own_kernel, probe
-from mlp.bench.products import epoch_flops, measure_products
-from mlp.bench.report import Report
-from mlp.bench.time_to_98 import measure_time_to_98
-from mlp.bench.torch_twin import torch_version
-from mlp.bench.training import SIZES, measure_training
+from benchmarks.inference import measure_inference, measure_shipped_accuracy
+from benchmarks.machine import describe, machine_info, other_load
+from benchmarks.own_kernel import measure_own_kernel, probe
+from benchmarks.products import epoch_flops, measure_products
+from benchmarks.report import Report
+from benchmarks.time_to_98 import measure_time_to_98
+from benchmarks.torch_twin import torch_version
+from benchmarks.training import SIZES, measure_training
 from mlp.training.data import load_mnist
 
 # Other modules (the classroom and teaching benchmarks, notebook 06) import these from here.
@@ -84,7 +84,7 @@ def run(repeats: int, seeds: int, with_torch: bool) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats and 3 seeds instead of 5 and 8")
     parser.add_argument("--repeats", type=int, default=None, help="runs per timing (default 5)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds for the time to 98 %% (default 8)")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlp.bench.voila_server import CHROMIUM_FLAGS, DashboardServer
+from benchmarks.drivers.voila_server import CHROMIUM_FLAGS, DashboardServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright

@@ -16,10 +16,11 @@ import subprocess
 import sys
 from typing import Any
 
-from mlp.bench.machine import blas_info, mean_or_none, other_load
-from mlp.bench.products import epoch_flops, sgemm_gflops
-from mlp.bench.report import Figure, Report
-from mlp.bench.training import SIZES, TARGET_EPOCH, TARGET_OVER_FLOOR, TARGET_OVER_TORCH, mlp_epoch
+from benchmarks.machine import blas_info, mean_or_none, other_load
+from benchmarks.products import sgemm_gflops
+from benchmarks.report import Figure, Report
+from benchmarks.training import SIZES, TARGET_EPOCH, TARGET_OVER_FLOOR, TARGET_OVER_TORCH, mlp_epoch
+from mlp.course.timing import epoch_flops
 from mlp.training.data import load_mnist
 
 

@@ -1,4 +1,4 @@
-"""What one visitor can cost the pad's kernel, and what teaching adds: ``python -m mlp bench-pad``.
+"""What one visitor can cost the pad's kernel, and what teaching adds: ``python -m benchmarks pad``.
 
 Everything goes through the messages a page sends (``mlp.pad.frontend``), as
 in the dashboard, without a browser. It prints:
@@ -34,8 +34,8 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw
 
-from mlp.bench.speed import describe, machine_info
-from mlp.bench.teach import twenty_drawings
+from benchmarks.speed import describe, machine_info
+from benchmarks.teach import twenty_drawings
 from mlp.nn.network import Sequential
 from mlp.pad import canvas, frontend, teach
 from mlp.pad.preprocess import MAX_DECODED_BYTES
@@ -242,7 +242,7 @@ def measure_uploads() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp bench-pad", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks pad", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="teaching runs (default 7)")
     args = parser.parse_args(argv)
     print(describe(machine_info()))

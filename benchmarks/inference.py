@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlp.bench.machine import mean_or_none, other_load
-from mlp.bench.report import Figure, Report
-from mlp.bench.training import SIZES
+from benchmarks.machine import mean_or_none, other_load
+from benchmarks.report import Figure, Report
+from benchmarks.training import SIZES
 from mlp.nn.layers import Dense, Dropout, ReLU
 from mlp.nn.network import MLP, Sequential
 from mlp.pad.preprocess import preprocess_digit

@@ -1,4 +1,4 @@
-"""A class on one server: ``python -m mlp bench-classroom [--pages 15] [--json out.json]``.
+"""A class on one server: ``python -m benchmarks classroom [--pages 15] [--json out.json]``.
 
 Headless Chromium against the dashboard's server, started as the README starts
 it (``voila.json``: XSRF check on, culling on). Four measurements, printed as
@@ -38,8 +38,17 @@ from typing import Any
 
 import numpy as np
 
-from mlp.bench.pages import CHROMIUM, LATENCY_PROBE, ONE, draw, launch, leave, open_dashboard, wait_drawable
-from mlp.bench.voila_server import VoilaServer, voila_config
+from benchmarks.drivers.pages import (
+    CHROMIUM,
+    LATENCY_PROBE,
+    ONE,
+    draw,
+    launch,
+    leave,
+    open_dashboard,
+    wait_drawable,
+)
+from benchmarks.drivers.voila_server import VoilaServer, voila_config
 
 NO_PREHEAT = ("--VoilaConfiguration.preheat_kernel=False",)
 MB = 1e6
@@ -255,7 +264,8 @@ def print_summary(r: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlp bench-classroom", description=__doc__.split("\n")[0])
+    description = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks classroom", description=description)
     parser.add_argument("--sequential", type=int, default=20, help="pages opened one after another (20)")
     parser.add_argument("--reload-pages", type=int, default=5, help="pages reloaded together (5)")
     parser.add_argument("--reloads", type=int, default=5, help="times each is reloaded (5)")
