@@ -101,7 +101,10 @@ RIGHT_ANSWERS = {
 
 
 def test_every_checker_has_a_right_answer_here():
-    checkers = {name for name in mlp.exercises.__all__ if name.startswith("check_")}
+    # check_backward_by_hand judges arrays the learner computed in a cell, not a function it runs.
+    checkers = {name for name in mlp.exercises.__all__ if name.startswith("check_")} - {
+        "check_backward_by_hand"
+    }
     assert checkers == {check.__name__ for check, _ in RIGHT_ANSWERS.values()}
 
 
