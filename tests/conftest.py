@@ -8,12 +8,25 @@ a missing browser fails the test instead of skipping it.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from benchmarks.drivers.pages import CHROMIUM
 from benchmarks.drivers.voila_server import VoilaServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite keeps answers in a directory of its own (the notebooks' kernels inherit it): a learner's
+    # own kept code and network (notebooks/yours/) never change what the committed notebooks must print,
+    # and no test overwrites them.
+    os.environ["MLP_YOURS_DIR"] = tempfile.mkdtemp(prefix="mlp-yours-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.pop("MLP_YOURS_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ def test_use_says_whose_in_one_line_and_falls_back_with_the_reason(kept_director
         "def dense_backward(x, W, g):\n    return undefined(x)\n"
     )
     yours.use("dense_backward")
-    assert "NameError" in capsys.readouterr().out
+    assert "NameError" in (out := capsys.readouterr().out) and "inside the exercise's own cell" in out
     with pytest.raises(KeyError, match="no exercise named"):
         yours.use("nonsense")
 
@@ -151,8 +151,15 @@ def test_the_network_is_built_from_kept_answers_and_checked_by_the_numerical_gra
     out = capsys.readouterr().out
     assert "dense_backward: yours (kept in notebook 02)" in out
     assert "network_backward: yours (kept in notebook 04)" in out
-    x = np.random.default_rng(2).standard_normal((6, 20))
-    assert mlp.gradient_check(network, x, np.arange(6)) < 1e-7
+    # The numerical gradient of the loss, against what the network itself (your pieces) backpropagates.
+    x, labels = np.random.default_rng(2).standard_normal((6, 20)), np.arange(6)
+    loss = yours.loss(verbose=False)
+    loss.forward(network.forward(x), labels)
+    network.backward(loss.backward(), input_grad=False)
+    for p in network.parameters():
+        numeric = mlp.numerical_gradient(lambda: loss.forward(network.forward(x), labels), p.value, 1e-5)
+        error = np.linalg.norm(p.grad - numeric) / (np.linalg.norm(p.grad) + np.linalg.norm(numeric))
+        assert error < 1e-7, (p.name, error)
 
 
 def test_an_elu_that_divides_by_alpha_is_not_used_as_relu(capsys):
@@ -222,3 +229,19 @@ def test_the_loss_gradient_reference_is_the_numerical_gradient_of_the_mean_loss(
     )  # an independent computation: only the loss's forward pass
     analytic = loss_gradient_reference(mlp.softmax(logits), labels)
     assert np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric) < 1e-9
+
+
+def test_a_saved_network_comes_back_as_yours_from_the_default_path(kept_directory, capsys):
+    network = yours.network((12, 8, 6, 4), seed=5)
+    x = np.random.default_rng(3).random((9, 12), dtype=np.float32)
+    path = yours.save(network, yours.network_path(), note="a test")
+    assert path == kept_directory / "your-network.npz"
+    capsys.readouterr()
+    again = yours.load()
+    assert "dense_backward: the course's" in capsys.readouterr().out
+    assert isinstance(again, yours.YourNetwork) and again.metadata["made_by"] == "you"
+    np.testing.assert_array_equal(again.infer(x), network.infer(x))
+    shallow = mlp.Sequential([mlp.Dense(12, 4), mlp.Tanh(), mlp.Dense(4, 3)])
+    mlp.save_model(shallow, kept_directory / "tanh.npz")
+    with pytest.raises(ValueError, match="cannot be rebuilt from your code"):
+        yours.load(kept_directory / "tanh.npz")

@@ -22,7 +22,9 @@ The contract (names other notebooks rely on):
 * ``directory() -> Path`` — ``$MLP_YOURS_DIR``, else ``yours/`` in the working directory
   (a notebook's kernel runs in ``notebooks/``, so ``notebooks/yours/``, git-ignored);
 * ``EXERCISES`` — name -> ``Exercise(name, notebook, checker, reference)``;
-* ``network(sizes, seed)``, ``loss()``, ``train(...)``, ``save(model, path)``.
+* ``network(sizes, seed)``, ``loss()``, ``train(...)``, ``save(model, path)``;
+* ``network_path()`` — ``directory()/your-network.npz``, where notebook 05 saves your network
+  and ``load()`` (notebook 06) and the pad find it.
 
 What is kept: the cell that defined ``fn`` (IPython keeps every cell's text
 in ``linecache``), reduced to its imports, definitions and assignments, minus
@@ -63,6 +65,7 @@ __all__ = [
     "load",
     "loss",
     "network",
+    "network_path",
     "save",
     "train",
     "use",
@@ -71,7 +74,7 @@ __all__ = [
 ENV = "MLP_YOURS_DIR"
 DEFAULT_DIRECTORY = "yours"
 MADE_BY = "you"  # the metadata the pad reads to say whose network it is
-NETWORK_FILE = "your-network.npz"  # where notebook 05 saves your network, for 06 and the pad
+NETWORK_FILE = "your-network.npz"  # your network, saved by notebook 05 beside your kept code (network_path())
 
 
 # --- the course's versions, the stand-ins until yours is written ------------------------------------
@@ -210,6 +213,11 @@ CHECKED_AS = {"ELU.backward": "ELU"}
 def directory() -> Path:
     """Where kept answers live: ``$MLP_YOURS_DIR``, else ``yours/`` in the working directory."""
     return Path(os.environ.get(ENV) or DEFAULT_DIRECTORY)
+
+
+def network_path() -> Path:
+    """``directory()/your-network.npz``: saved by notebook 05, read by notebook 06 and the pad."""
+    return directory() / NETWORK_FILE
 
 
 def keep(name: str, fn: Any) -> None:
@@ -359,7 +367,10 @@ def _load(exercise: Exercise, path: Path) -> tuple[Any, str]:
     except Exception as e:  # a checker must not break a notebook either
         return None, f"could not be checked: {type(e).__name__}: {_first_line(e)}"
     if not result.passed:
-        return None, f"no longer passes {exercise.checker}: {_first_line(result.message)}"
+        why = f"no longer passes {exercise.checker}: {_first_line(result.message)}"
+        if "NameError" in result.message:  # it leaned on a name from another cell, which is not kept
+            why += " (define what it uses inside the exercise's own cell, then run its check again)"
+        return None, why
     return fn, ""
 
 
@@ -554,10 +565,12 @@ def save(model: Sequential, path: str | Path, **metadata: Any) -> Path:
     """Save your network as a standard model file, ``made_by="you"``, that ``load_model`` and the pad read."""
     from mlp.training.model_io import save_model
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return save_model(model, path, **{"made_by": MADE_BY, **metadata})
 
 
-def load(path: str | Path = NETWORK_FILE, *, verbose: bool = True) -> YourNetwork:
+def load(path: str | Path | None = None, *, verbose: bool = True) -> YourNetwork:
     """A saved network (yours, from notebook 05) back as your network, to go on training it with your code.
 
     The weights come from the file (``mlp.load_model``'s checks, its errors);
@@ -566,6 +579,7 @@ def load(path: str | Path = NETWORK_FILE, *, verbose: bool = True) -> YourNetwor
     """
     from mlp.training.model_io import load_model
 
+    path = network_path() if path is None else Path(path)
     saved = load_model(path)
     if [type(layer).__name__ for layer in saved.layers[1::2]] != ["ReLU"] * (len(saved.layers) // 2):
         raise ValueError(
