@@ -231,17 +231,18 @@ def test_the_loss_gradient_reference_is_the_numerical_gradient_of_the_mean_loss(
     assert np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric) < 1e-9
 
 
-def test_a_saved_network_comes_back_as_yours_from_the_default_path(kept_directory, capsys):
+def test_a_saved_network_comes_back_as_yours_from_the_default_path(kept_directory, capsys, monkeypatch):
+    monkeypatch.chdir(kept_directory.parent)  # a notebook's kernel runs in notebooks/
     network = yours.network((12, 8, 6, 4), seed=5)
     x = np.random.default_rng(3).random((9, 12), dtype=np.float32)
-    path = yours.save(network, yours.network_path(), note="a test")
-    assert path == kept_directory / "your-network.npz"
+    path = yours.save(network, yours.NETWORK_FILE, note="a test")
+    assert path.resolve() == (kept_directory.parent / "your-network.npz").resolve()
     capsys.readouterr()
     again = yours.load()
     assert "dense_backward: the course's" in capsys.readouterr().out
     assert isinstance(again, yours.YourNetwork) and again.metadata["made_by"] == "you"
     np.testing.assert_array_equal(again.infer(x), network.infer(x))
     shallow = mlp.Sequential([mlp.Dense(12, 4), mlp.Tanh(), mlp.Dense(4, 3)])
-    mlp.save_model(shallow, kept_directory / "tanh.npz")
+    mlp.save_model(shallow, kept_directory.parent / "tanh.npz")
     with pytest.raises(ValueError, match="cannot be rebuilt from your code"):
-        yours.load(kept_directory / "tanh.npz")
+        yours.load(kept_directory.parent / "tanh.npz")

@@ -84,7 +84,7 @@ def test_the_network_of_the_folded_solutions_passes_97_percent_and_reads_a_drawi
     assert accuracy >= 0.97, accuracy
 
     # Saved as notebook 05 saves it, read back as the pad reads a model file, then a drawing through it.
-    model = mlp.load_model(yours.save(network, yours.network_path()))
+    model = mlp.load_model(yours.save(network, tmp_path / yours.NETWORK_FILE))
     assert model.metadata["made_by"] == "you"
     raster = StrokeRaster(canvas_size=560, raster_size=280, brush_radius=22)
     raster.start(280, 90)  # a one: a vertical stroke down the middle of the pad

@@ -22,9 +22,9 @@ The contract (names other notebooks rely on):
 * ``directory() -> Path`` — ``$MLP_YOURS_DIR``, else ``yours/`` in the working directory
   (a notebook's kernel runs in ``notebooks/``, so ``notebooks/yours/``, git-ignored);
 * ``EXERCISES`` — name -> ``Exercise(name, notebook, checker, reference)``;
-* ``network(sizes, seed)``, ``loss()``, ``train(...)``, ``save(model, path)``;
-* ``network_path()`` — ``directory()/your-network.npz``, where notebook 05 saves your network
-  and ``load()`` (notebook 06) and the pad find it.
+* ``network(sizes, seed)``, ``loss()``, ``train(...)``, ``save(model, path)``, ``load(path)``;
+* ``NETWORK_FILE`` — ``your-network.npz``, where notebook 05 saves your network (in the
+  kernel's working directory, ``notebooks/``) and ``load()`` (notebook 06) finds it.
 
 What is kept: the cell that defined ``fn`` (IPython keeps every cell's text
 in ``linecache``), reduced to its imports, definitions and assignments, minus
@@ -65,7 +65,6 @@ __all__ = [
     "load",
     "loss",
     "network",
-    "network_path",
     "save",
     "train",
     "use",
@@ -74,7 +73,9 @@ __all__ = [
 ENV = "MLP_YOURS_DIR"
 DEFAULT_DIRECTORY = "yours"
 MADE_BY = "you"  # the metadata the pad reads to say whose network it is
-NETWORK_FILE = "your-network.npz"  # your network, saved by notebook 05 beside your kept code (network_path())
+NETWORK_FILE = (
+    "your-network.npz"  # where notebook 05 saves your network (beside the notebooks), for 06 and the pad
+)
 
 
 # --- the course's versions, the stand-ins until yours is written ------------------------------------
@@ -213,11 +214,6 @@ CHECKED_AS = {"ELU.backward": "ELU"}
 def directory() -> Path:
     """Where kept answers live: ``$MLP_YOURS_DIR``, else ``yours/`` in the working directory."""
     return Path(os.environ.get(ENV) or DEFAULT_DIRECTORY)
-
-
-def network_path() -> Path:
-    """``directory()/your-network.npz``: saved by notebook 05, read by notebook 06 and the pad."""
-    return directory() / NETWORK_FILE
 
 
 def keep(name: str, fn: Any) -> None:
@@ -579,7 +575,7 @@ def load(path: str | Path | None = None, *, verbose: bool = True) -> YourNetwork
     """
     from mlp.training.model_io import load_model
 
-    path = network_path() if path is None else Path(path)
+    path = Path(NETWORK_FILE) if path is None else Path(path)
     saved = load_model(path)
     if [type(layer).__name__ for layer in saved.layers[1::2]] != ["ReLU"] * (len(saved.layers) // 2):
         raise ValueError(
