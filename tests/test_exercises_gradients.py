@@ -271,7 +271,10 @@ MISTAKES = {
     "sign flipped": (lambda f, w, h=1e-5: -centred(f, w, h), ["relative error 1", "sign"]),
     "flattened answer": (lambda f, w, h=1e-5: centred(f, w, h).ravel(), ["(3, 4), got (12,)", "w's shape"]),
     "returning None": (lambda f, w, h=1e-5: None, ["returned None", "return grad"]),
-    "not written yet": (not_written, ["not written yet", "First hint:", "np.ndindex"]),
+    "not written yet": (
+        not_written,
+        ["not written yet", "First hint:", "one entry of w at a time", ".hint(2)"],
+    ),
 }
 
 

@@ -61,7 +61,10 @@ MISTAKES = {
     "dividing a uint8 array in place": (_dividing_in_place, ["raised", "`image /= 255` cannot"]),
     "changing the image in place": (_halving_in_place, ["changed its argument `image` in place"]),
     "returning None": (lambda im: None, ["got None"]),
-    "not written yet": (not_written, ["not written yet", "First hint:", "np.float32(255)"]),
+    "not written yet": (
+        not_written,
+        ["not written yet", "First hint:", "float32 number in [0, 1]", ".hint(2)"],
+    ),
 }
 
 

@@ -15,8 +15,8 @@ def replay_batch(x_new, y_new, x_old, y_old, n_new, n_old, rng):
 
 
 def replay_batch_shuffled(x_new, y_new, x_old, y_old, n_new, n_old, rng):
-    """Another right answer: old with replacement, the rows shuffled together, lists returned."""
-    new, old = rng.integers(0, len(x_new), n_new), rng.integers(0, len(x_old), n_old)
+    """Another right answer: old from a permutation, the rows shuffled together, lists returned."""
+    new, old = rng.integers(0, len(x_new), n_new), rng.permutation(len(x_old))[:n_old]
     x, y = np.concatenate([x_new[new], x_old[old]]), np.concatenate([y_new[new], y_old[old]])
     order = rng.permutation(len(x))
     return x[order].tolist(), list(y[order])
@@ -83,6 +83,11 @@ def one_old_repeated(x_new, y_new, x_old, y_old, n_new, n_old, rng):
     return np.concatenate([x_new[new], x_old[old]]), np.concatenate([y_new[new], y_old[old]])
 
 
+def old_with_replacement(x_new, y_new, x_old, y_old, n_new, n_old, rng):
+    new, old = rng.choice(len(x_new), n_new), rng.integers(0, len(x_old), n_old)
+    return np.concatenate([x_new[new], x_old[old]]), np.concatenate([y_new[new], y_old[old]])
+
+
 def only_x(x_new, y_new, x_old, y_old, n_new, n_old, rng):
     return replay_batch(x_new, y_new, x_old, y_old, n_new, n_old, rng)[0]
 
@@ -101,6 +106,7 @@ def only_x(x_new, y_new, x_old, y_old, n_new, n_old, rng):
         (augmented, "none of the images given"),
         (mutating, "changed its argument `x_old` in place"),
         (one_old_repeated, "repeats old examples"),
+        (old_with_replacement, "Draw the old ones without replacement"),
         (only_x, "should return the tuple (x_batch, y_batch)"),
     ],
 )

@@ -7,8 +7,9 @@ about ``lr``); a step in the middle of training with gradients so small that
 ``eps`` matters; and several steps in a row against ``mlp.Adam``, threading
 ``m``, ``v`` and ``t`` through the learner's function. A wrong answer that
 equals a known mistake (a missing bias correction, ``eps`` inside the square
-root, ``t`` counted from 0, the averages returned bias-corrected or in the
-wrong order, an argument changed in place) gets that mistake's name.
+root, the paper's faster ordering with its ``eps_hat`` taken as ``eps``, ``t``
+counted from 0, the averages returned bias-corrected or in the wrong order,
+an argument changed in place) gets that mistake's name.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ ADAM_FIXES = {
 FIRST_HINT = (
     "Follow the paper line by line: new_m and new_v are running averages of grad and of grad**2; "
     "dividing them by (1 - beta**t) gives m_hat and v_hat; the step is lr * m_hat / (sqrt(v_hat) + eps)."
+)
+MORE_HELP = (
+    "new_m = beta1 * m + (1 - beta1) * grad;  new_v = beta2 * v + (1 - beta2) * grad**2;  "
+    "m_hat = new_m / (1 - beta1**t);  v_hat = ...;  new_w = w - lr * m_hat / (np.sqrt(v_hat) + eps);  "
+    "return new_w, new_m, new_v  (new arrays: no `m *= ...`, which would change the caller's m)."
 )
 
 
@@ -97,7 +103,7 @@ def check_adam_step(
     def step_case(label: str, arguments: dict[str, Any]) -> None:
         w, grad, m, v, t = (arguments[name] for name in ("w", "grad", "m", "v", "t"))
         beta1, beta2, lr, eps = (arguments[name] for name in ("beta1", "beta2", "lr", "eps"))
-        result = call_learner("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+        result = call_learner("adam_step", adam_step, arguments, FIRST_HINT, ADAM_FIXES)
         new_w, new_m, new_v = unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
         expected_w, expected_m, expected_v = adam_reference(**arguments)
 
@@ -182,6 +188,20 @@ def check_adam_step(
                             "the step whenever gradients are small.",
                         ),
                         (
+                            w
+                            - lr
+                            * np.sqrt(1 - beta2**t)
+                            / (1 - beta1**t)
+                            * expected_m
+                            / (np.sqrt(expected_v) + eps),
+                            "that is the faster ordering the paper gives after Algorithm 1 (section 2): "
+                            "lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t), then w' = w - lr_t * m' / "
+                            "(sqrt(v') + eps_hat). It equals Algorithm 1 only with eps_hat = eps * "
+                            "sqrt(1 - beta2**t); with eps_hat = eps, eps weighs 1 / sqrt(1 - beta2**t) times "
+                            "more, which shows where gradients are tiny. This exercise, like mlp.Adam, is "
+                            "Algorithm 1: w' = w - lr * m_hat / (sqrt(v_hat) + eps).",
+                        ),
+                        (
                             w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps),
                             "wrong order: you stepped with the old m and v. Update the averages "
                             "first, then step with the new ones.",
@@ -227,7 +247,7 @@ def check_adam_step(
             arguments = dict(
                 w=w, grad=reference.grad, m=m, v=v, t=t, lr=lr, beta1=beta1, beta2=beta2, eps=eps
             )
-            result = call_learner("adam_step", adam_step, arguments, formula, ADAM_FIXES)
+            result = call_learner("adam_step", adam_step, arguments, FIRST_HINT, ADAM_FIXES)
             w, m, v = unpack_tuple("adam_step", result, ("new_w", "new_m", "new_v"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
@@ -242,4 +262,6 @@ def check_adam_step(
             "match mlp.Adam; the arguments are left unchanged."
         )
 
-    return run_check("adam_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=adam_step)
+    return run_check(
+        "adam_step", check, first_hint=FIRST_HINT, more_help=MORE_HELP, verbose=verbose, keep=adam_step
+    )

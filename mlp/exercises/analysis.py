@@ -36,7 +36,16 @@ CONFUSION_FIXES = {"y_true": LABELS_FIX, "y_pred": LABELS_FIX}
 SALIENCY_FIXES = {"image": "Work on a copy: image.astype(np.float64) is a new array."}
 CONFUSION_HINT = (
     "Start from a zero (n_classes, n_classes) integer array and add 1 at [true, predicted] for each "
-    "sample: with a loop, or with np.add.at."
+    "sample, every sample counted, even when two samples share the same (true, predicted) pair."
+)
+CONFUSION_MORE_HELP = (
+    "counts = np.zeros((n_classes, n_classes), dtype=np.int64); np.add.at(counts, (y_true, y_pred), 1) "
+    "(or a loop: for t, p in zip(y_true, y_pred): counts[t, p] += 1); return counts."
+)
+SALIENCY_MORE_HELP = (
+    "exact = model.astype(np.float64); one_hot = np.zeros((1, model.n_classes)); one_hot[0, cls] = 1; "
+    "with exact.mode(training=False): exact.forward(image.reshape(1, -1)) then "
+    "exact.backward(one_hot, input_grad=True)[0]."
 )
 SALIENCY_HINT = (
     "Backward takes any dL/dlogits: feed it a one-hot row for cls, as if the loss were the score "
@@ -112,7 +121,12 @@ def check_confusion_matrix(
         return "matches np.bincount's counts on a hand example, with absent classes, and on 1000 labels."
 
     return run_check(
-        "confusion_matrix", check, first_hint=CONFUSION_HINT, verbose=verbose, keep=confusion_matrix
+        "confusion_matrix",
+        check,
+        first_hint=CONFUSION_HINT,
+        more_help=CONFUSION_MORE_HELP,
+        verbose=verbose,
+        keep=confusion_matrix,
     )
 
 
@@ -202,4 +216,11 @@ def check_saliency(
                 raise Mismatch(f"for class {cls} of a 784-24-16-10 network with dropout: {e}") from None
         return "matches backprop in float64 for two classes, in inference mode; the model is left unchanged."
 
-    return run_check("saliency", check, first_hint=SALIENCY_HINT, verbose=verbose, keep=saliency)
+    return run_check(
+        "saliency",
+        check,
+        first_hint=SALIENCY_HINT,
+        more_help=SALIENCY_MORE_HELP,
+        verbose=verbose,
+        keep=saliency,
+    )

@@ -123,6 +123,8 @@ def check_network_backward(
     return run_check(
         "network_backward",
         check,
+        more_help="grad = grad_logits; for layer in reversed(layers): grad = layer.backward(grad); "
+        "return grad.",
         first_hint="you hold the gradient of the last layer's output; each layer's backward(grad) "
         "returns the gradient of its own input, which is the output of the layer before it. Walk the "
         "list from its end.",

@@ -9,12 +9,17 @@ It never lets a raw NumPy traceback through, and it returns an
 An exercise ships as a stub that raises ``NotImplementedError``; until the
 learner replaces it, the checker says so (✎ ... not written yet) with a
 first hint, instead of calling it wrong.
+
+Hints come in two levels. The first, printed by the checker, is conceptual:
+what to compute and why, never the code. The second, with code, comes only
+when asked for: ``result.hint(2)`` on the ``ExerciseResult`` a checker returned.
+No message prints a complete solution, not even when the learner's code raises.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,12 +27,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ExerciseResult:
-    """What a checker found: ``passed``, ``not_written`` (still the stub), and the message it printed."""
+    """What a checker found: ``passed``, ``not_written`` (still the stub), and the message it printed.
+
+    ``hints`` are the exercise's hints, conceptual first, code last: ``hint(2)``
+    shows the second. ``printed`` says whether the checker already printed the
+    result, so that a notebook cell ending with the checker's call does not
+    show it a second time (as the result's repr).
+    """
 
     name: str
     passed: bool
     message: str
     not_written: bool = False
+    hints: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    printed: bool = field(default=False, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -35,6 +48,21 @@ class ExerciseResult:
     def __str__(self) -> str:
         mark = "✓" if self.passed else "✎" if self.not_written else "✗"
         return f"{mark} {self.name}: {self.message}"
+
+    def hint(self, level: int = 1) -> str:
+        """Print and return hint number ``level``: 1 says what to compute, 2 shows code for it."""
+        if not self.hints:
+            text = f"{self.name}: this exercise has no hints."
+        else:
+            level = min(max(int(level), 1), len(self.hints))
+            text = f"{self.name}, hint {level} of {len(self.hints)}: {self.hints[level - 1]}"
+        print(text)
+        return text
+
+    def _ipython_display_(self) -> None:
+        # A cell ending with `check_x(x)` would otherwise echo the result's repr under what was printed.
+        if not self.printed:
+            print(self)
 
 
 class Mismatch(Exception):
@@ -70,11 +98,15 @@ def compare_arrays(
         )
 
 
+MORE_HELP = "More help, with code: .hint(2) on the result this checker returned."
+
+
 def run_check(
     name: str,
     check: Callable[[], str],
     *,
     first_hint: str = "",
+    more_help: str = "",
     verbose: bool = True,
     keep: Any = None,
 ) -> ExerciseResult:
@@ -82,19 +114,24 @@ def run_check(
 
     Any other exception from the learner's code becomes a diagnosis too: its
     type and message, without the traceback from deep inside NumPy. A stub
-    that is not written yet gets ``first_hint``, to start from. On ✓, ``keep``
-    (the learner's function or class) is kept by ``mlp.exercises.yours`` for
-    the notebooks after this one, which build the learner's network from it.
+    that is not written yet gets ``first_hint``, to start from: what to
+    compute, not the code. ``more_help``, the code, is kept in the result for
+    ``result.hint(2)``. On ✓, ``keep`` (the learner's function or class) is
+    kept by ``mlp.exercises.yours`` for the notebooks after this one, which
+    build the learner's network from it.
     """
+    hints = tuple(h for h in (first_hint, more_help) if h)
     try:
-        result = ExerciseResult(name, True, check())
+        passed, message, not_written = True, check(), False
     except NotWrittenYet as e:
         hint = f" First hint: {first_hint}" if first_hint else ""
-        result = ExerciseResult(name, False, f"{e}{hint}", not_written=True)
+        pointer = f" {MORE_HELP}" if more_help else ""
+        passed, message, not_written = False, f"{e}{hint}{pointer}", True
     except Mismatch as e:
-        result = ExerciseResult(name, False, str(e))
+        passed, message, not_written = False, str(e), False
     except Exception as e:  # the learner's code may raise anything
-        result = ExerciseResult(name, False, f"your code raised {type(e).__name__}: {e}")
+        passed, message, not_written = False, f"your code raised {type(e).__name__}: {e}", False
+    result = ExerciseResult(name, passed, message, not_written, hints=hints, printed=verbose)
     if verbose:
         print(result)
     if result.passed and keep is not None:
@@ -110,25 +147,33 @@ def call_learner(
     arguments: dict[str, Any],
     hint: str = "",
     fixes: dict[str, str] | None = None,
+    overflow: str = "ignore",
 ) -> Any:
     """Call the learner's ``fn`` on copies of ``arguments``, then check it left them unchanged.
 
     An exception from the learner's code becomes a one-line ``Mismatch``: the
-    traceback from deep inside NumPy would say where, not what is wrong.
-    ``fixes`` says, per argument, how to compute without writing into it.
+    traceback from deep inside NumPy would say where, not what is wrong; a
+    shape error adds the shapes at hand. ``hint`` must not be the solution:
+    it says what to compute. ``fixes`` says, per argument, how to compute
+    without writing into it. ``overflow="raise"`` lets an overflow inside the
+    learner's code through as ``FloatingPointError``, for the checkers where
+    an overflow is a mistake even when the answer comes out right.
     """
     copies = {name: v.copy() if isinstance(v, np.ndarray) else v for name, v in arguments.items()}
     try:
-        with np.errstate(all="ignore"):  # NaN and inf in the answer get a diagnosis, not a warning
+        with np.errstate(all="ignore", over=overflow):  # NaN and inf get a diagnosis, not a warning
             result = fn(*copies.values())
     except NotImplementedError:
         raise NotWrittenYet(
             f"not written yet: replace `raise NotImplementedError` in {function_name} with your code."
         ) from None
     except Exception as e:  # the learner's code may raise anything
+        if isinstance(e, FloatingPointError) and overflow == "raise":
+            raise  # the caller asked for it: it names the overflow
         first_line = next(iter(str(e).strip().splitlines()), "").rstrip(".")
         raise Mismatch(
             f"your {function_name} raised {type(e).__name__}: {first_line}."
+            + _shapes_hint(e, arguments)
             + (f" Hint: {hint}" if hint else "")
         ) from None
     for name, original in arguments.items():
@@ -139,6 +184,23 @@ def call_learner(
                 f"or `{name}[...] = ...`); the caller still holds that array: {fix}"
             )
     return result
+
+
+def _shapes_hint(error: Exception, arguments: dict[str, Any]) -> str:
+    """For NumPy's shape errors (a matrix product or a broadcast that does not fit), the shapes at hand."""
+    text = str(error)
+    if not isinstance(error, ValueError) or not any(
+        word in text for word in ("matmul", "broadcast", "shapes", "aligned", "core dimension")
+    ):
+        return ""
+    shapes = ", ".join(f"{name} {v.shape}" for name, v in arguments.items() if isinstance(v, np.ndarray))
+    if any(word in text for word in ("matmul", "aligned", "core dimension")):
+        rule = "a product (a, b) @ (c, d) needs b == c"
+    else:
+        rule = (
+            "arrays combined entry by entry, or a slice assigned to, need the same size on each axis (or 1)"
+        )
+    return f" The shapes did not fit: the arrays given are {shapes}, and {rule}."
 
 
 def unpack_tuple(function_name: str, result: Any, names: Sequence[str]) -> tuple[Any, ...]:
@@ -181,7 +243,11 @@ def hint_for(
 
     ``by_value`` pairs the answer a known mistake produces with what to say
     about it (NaN matching NaN, so that an overflow's pattern is recognised);
-    ``by_shape`` does the same for a wrong shape.
+    ``by_shape`` does the same for a wrong shape. A checker chooses its test
+    constants so that different mistakes give different answers; where a case
+    cannot tell two apart (Adam's first step, from m = 0, makes the
+    bias-corrected m_hat equal to the gradient), every mistake the answer
+    matches is named, so that no diagnosis is another mistake's alone.
     """
     if got is None:
         return ""  # compare_arrays already asks about the missing `return`
@@ -189,7 +255,13 @@ def hint_for(
         array = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
         return default
+    matching: list[str] = []
     for wrong, hint in by_value:
-        if array.shape == wrong.shape and np.allclose(array, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
-            return hint
+        same = array.shape == wrong.shape and np.allclose(array, wrong, rtol=1e-6, atol=1e-9, equal_nan=True)
+        if same and hint not in matching:
+            matching.append(hint)
+    if len(matching) == 1:
+        return matching[0]
+    if matching:
+        return "this answer is what more than one mistake gives here. " + " Or: ".join(matching)
     return (by_shape or {}).get(array.shape, default)

@@ -65,9 +65,12 @@ def check_numerical_gradient(
     return run_check(
         "numerical_gradient",
         check,
-        first_hint="loop over the indices of w with np.ndindex(w.shape); at each, save the original "
-        "value, call f() with the entry at original + h and at original - h, and put the original back "
-        "in a `finally:`; the estimate is (f_plus - f_minus) / (2 h).",
+        first_hint="change one entry of w at a time: evaluate f() with that entry nudged up by h and "
+        "nudged down by h, and the slope along it is the difference of the two over 2 h. Put the entry "
+        "back as it was, even if f raises, and work for a w of any shape.",
+        more_help="for index in np.ndindex(w.shape): original = w[index]; then, in a try, w[index] = "
+        "original + h; f_plus = f(); w[index] = original - h; f_minus = f(); and in the `finally:` "
+        "w[index] = original; the estimate is grad[index] = (f_plus - f_minus) / (2 * h).",
         verbose=verbose,
         keep=numerical_gradient,
     )

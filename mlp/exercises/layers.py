@@ -10,8 +10,9 @@ does not ship), whose gradients the test suite checks numerically, calls the
 learner's code on copies of the inputs and compares. A wrong answer gets a
 diagnosis rather than a bare "wrong": which tensor, expected against got at
 the worst index, and a hint that names the usual mistake when the answer
-looks like one (a transposed ``dW``, ``db`` not summed over the batch, ELU's
-slope for negative inputs without its ``alpha``). Mutating an argument, or
+looks like one (a transposed ``dW``, ``db`` not summed over the batch, a
+product whose shapes do not fit, ELU's slope for negative inputs without its
+``alpha``, an ``exp`` that overflows in the branch ``np.where`` discards). Mutating an argument, or
 the output a forward pass returned, is a mistake too, even when the values
 are right: the caller, or the next layer, still holds that array.
 """
@@ -42,6 +43,19 @@ __all__ = ["ELU", "check_dense_backward", "check_elu_backward"]
 BATCH, N_IN, N_OUT = 5, 4, 3
 # Not 1, so that an ELU whose backward forgets alpha (or writes 1 for it) gives a wrong answer.
 ELU_ALPHA = 0.3
+# When a product in dense_backward does not fit (`grad_out @ W`), the shapes lead to the answer.
+DENSE_SHAPES_HINT = (
+    "each gradient has the shape of its variable. dx must be (N, n_in): which of grad_out (N, n_out) "
+    "and W (n_in, n_out) must be transposed so that the inner dimensions meet? The same question "
+    "for dW (n_in, n_out), from x (N, n_in) and grad_out (N, n_out)."
+)
+OVERFLOW_DIAGNOSIS = (
+    "the values are right, but np.exp overflowed (exp({x:g}) is inf): np.where computes both of its "
+    "branches everywhere, so the slope alpha e^x was computed for x = {x:g} too, and thrown away. "
+    "That is a RuntimeWarning at every batch with a large input, and a NaN as soon as that branch is "
+    "multiplied rather than selected (inf * 0). Take exp only of numbers <= 0 (np.minimum(x, 0)), "
+    "or read the slope off the kept output: alpha e^x = ELU(x) + alpha for x <= 0."
+)
 
 
 def check_dense_backward(
@@ -64,7 +78,7 @@ def check_dense_backward(
         expected_dw, expected_db = reference.weight.grad, reference.bias.grad
 
         arguments = {"x": x, "W": weight, "grad_out": grad_out}
-        result = call_learner("dense_backward", dense_backward, arguments)
+        result = call_learner("dense_backward", dense_backward, arguments, DENSE_SHAPES_HINT)
         dx, dw, db = unpack_tuple("dense_backward", result, ("dx", "dW", "db"))
 
         shapes = f"x {x.shape}, W {weight.shape}, grad_out {grad_out.shape}"
@@ -129,6 +143,8 @@ def check_dense_backward(
     return run_check(
         "dense_backward",
         check,
+        more_help="dx = grad_out @ W.T  ((N, n_out) @ (n_out, n_in));  dW = x.T @ grad_out  ((n_in, N) @ "
+        "(N, n_out));  db = grad_out.sum(axis=0)  (b was added to every row).",
         first_hint="each gradient has the shape of its variable: combine x (N, n_in), W (n_in, n_out) and "
         "grad_out (N, n_out) into dx (N, n_in), dW (n_in, n_out) and db (n_out,), as section 3 derives.",
         verbose=verbose,
@@ -186,6 +202,8 @@ def check_elu_backward(elu_class: Callable[..., Any], *, verbose: bool = True) -
     return run_check(
         "ELU.backward",
         check,
+        more_help="slope = np.where(self._x > 0, 1.0, self._out + self.alpha), a new array (alpha e^x = "
+        "ELU(x) + alpha for x <= 0, with no exp to overflow); return grad_out * slope.",
         first_hint="by the chain rule, dL/dx = grad_out * ELU'(x), entry by entry. Differentiate each "
         "branch: x for x > 0, alpha (e^x - 1) for x <= 0; forward kept what you need (self._x, self._out).",
         verbose=verbose,
@@ -204,12 +222,9 @@ def _check_elu_on(elu_class: Callable[..., Any], x: np.ndarray, grad_out: np.nda
         kept = np.array(out, dtype=np.float64, copy=True)
         return out, kept, layer.backward(grad_out)
 
-    out, kept, dx = call_learner(
-        "ELU.backward",
-        forward_and_backward,
-        {"x": x, "grad_out": grad_out},
-        fixes={"grad_out": "compute a new array (grad_out * slope) instead of grad_out *= slope."},
-    )
+    arguments = {"x": x, "grad_out": grad_out}
+    fixes = {"grad_out": "compute a new array (grad_out * slope) instead of grad_out *= slope."}
+    out, kept, dx = call_learner("ELU.backward", forward_and_backward, arguments, fixes=fixes)
     compare_arrays(
         "forward output",
         kept,
@@ -286,3 +301,12 @@ def _check_elu_on(elu_class: Callable[..., Any], x: np.ndarray, grad_out: np.nda
             by_shape={(len(x),): "dx has one entry per input: the shape of x, no summing."},
         ),
     )
+    # Right values can still come from an exp that overflowed in a branch np.where then discarded: the
+    # notebook names that a mistake, so the checker does too (only the backward pass is judged here).
+    layer = elu_class(alpha=ELU_ALPHA)
+    with np.errstate(all="ignore"):  # the forward pass is the stub's, not the exercise
+        layer.forward(x.copy())
+    try:
+        call_learner("ELU.backward", layer.backward, {"grad_out": grad_out}, fixes=fixes, overflow="raise")
+    except FloatingPointError:
+        raise Mismatch(f"dx: {OVERFLOW_DIAGNOSIS.format(x=float(x.max()))}") from None

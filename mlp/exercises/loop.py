@@ -39,6 +39,9 @@ from mlp.training.loop import train_step as reference_train_step
 __all__ = ["check_train_step"]
 
 CHAINED_STEPS = 4
+# Learning rates for which no two typical mistakes move the parameters alike: lr * N, 2 lr, lr / N and 1
+# all differ (with lr = 0.5, "twice the step" and "no learning rate" were the same move).
+FIRST_LR, CHAINED_LR = 0.1, 0.3
 DECOY = 0.125  # what every p.grad holds when the learner's step starts: a stale gradient
 RECIPE = "logits = model.forward(x); value = loss.forward(logits, y); model.backward(loss.backward()); " + (
     "then p.value -= lr * p.grad for every p in model.parameters(); return value."
@@ -46,6 +49,11 @@ RECIPE = "logits = model.forward(x); value = loss.forward(logits, y); model.back
 FIRST_HINT = (
     "The four steps of the section, in order: forward, loss, backward (which fills every p.grad), then "
     "move every parameter in model.parameters() against its gradient. Return the loss of the batch."
+)
+# When the parameters come out wrong in no recognised way: what to compare with, not the code.
+UNRECOGNISED = (
+    "compare each step of yours with the four of the section: which gradient does backward start "
+    "from, and does every parameter, biases included, move once, by lr times its own gradient?"
 )
 BATCH_FIXES = {
     "x": "Only read the batch: the caller's training set is made of these images.",
@@ -177,7 +185,7 @@ def _check_parameters(model: Sequential, outcome: Outcome, rtol: float, atol: fl
         if close(got, wrong):
             raise Mismatch(diagnosis)
     for name, value, expected in zip(names, got, outcome.expected):
-        compare_arrays(name, value, expected, rtol=rtol, atol=atol, hint=RECIPE)
+        compare_arrays(name, value, expected, rtol=rtol, atol=atol, hint=UNRECOGNISED)
 
 
 def _batch(rng: np.random.Generator, n: int, n_in: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +211,7 @@ def check_train_step(
             p.grad = np.full_like(p.value, DECOY)
         arguments = {"model": model, "loss": SoftmaxCrossEntropy(), "x": x, "y": y, "lr": lr}
         try:
-            value = call_learner("train_step", train_step, arguments, RECIPE, BATCH_FIXES)
+            value = call_learner("train_step", train_step, arguments, FIRST_HINT, BATCH_FIXES)
             _check_parameters(model, outcome, rtol=tol, atol=tol * 1e-2)
             _check_loss(value, outcome)
         except NotWrittenYet:
@@ -222,16 +230,19 @@ def check_train_step(
         rng = np.random.default_rng(11)
         model = MLP([4, 5, 3], seed=11, dtype=np.float64)
         x, y = _batch(rng, 6, 4, 3)
-        one_step("one step of a float64 4-5-3 network on a batch of 6, lr=0.1", model, x, y, 0.1, 1e-9)
+        label = f"one step of a float64 4-5-3 network on a batch of 6, lr={FIRST_LR}"
+        one_step(label, model, x, y, FIRST_LR, 1e-9)
 
         model = MLP([6, 8, 5, 4], seed=12)
         for step in range(1, CHAINED_STEPS + 1):
             x, y = _batch(rng, 7, 6, 4)
-            label = f"step {step} of {CHAINED_STEPS} of a float32 6-8-5-4 network, lr=0.5"
-            one_step(label, model, x.astype(np.float32), y, 0.5, 1e-5)
+            label = f"step {step} of {CHAINED_STEPS} of a float32 6-8-5-4 network, lr={CHAINED_LR}"
+            one_step(label, model, x.astype(np.float32), y, CHAINED_LR, 1e-5)
         return (
             f"one step in float64, then {CHAINED_STEPS} steps in a row in float32, match "
             "mlp.training.train_step with mlp.SGD; the batch is left unchanged."
         )
 
-    return run_check("train_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=train_step)
+    return run_check(
+        "train_step", check, first_hint=FIRST_HINT, more_help=RECIPE, verbose=verbose, keep=train_step
+    )

@@ -28,6 +28,10 @@ FIRST_HINT = (
     "differentiate L = -(1/N) sum_n log p[n, y_n] with respect to each logit z[n, k], as section 7 does "
     "for one sample: every row gets p minus its one-hot label, and the mean over the batch divides by N."
 )
+MORE_HELP = (
+    "grad = p.copy(); grad[np.arange(len(p)), labels] -= 1 (the one-hot, subtracted row by row); "
+    "return grad / len(p)."
+)
 FIXES = {
     "p": "start from a copy, grad = p.copy(), then subtract 1 at [np.arange(N), labels] and divide.",
     "labels": "only read the labels.",
@@ -106,4 +110,11 @@ def check_loss_gradient(
             )
         return "(p - onehot) / N on batches of 5 × 4 and 3 × 10, the probabilities left untouched."
 
-    return run_check("loss_gradient", check, first_hint=FIRST_HINT, verbose=verbose, keep=loss_gradient)
+    return run_check(
+        "loss_gradient",
+        check,
+        first_hint=FIRST_HINT,
+        more_help=MORE_HELP,
+        verbose=verbose,
+        keep=loss_gradient,
+    )

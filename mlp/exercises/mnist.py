@@ -69,8 +69,10 @@ def check_image_to_vector(
     return run_check(
         "image_to_vector",
         check,
-        first_hint="reshape the (28, 28) grid into 784 numbers, row after row, then divide by 255 "
-        "in float32 (np.float32(255)), so that 0 stays 0 and 255 becomes 1.",
+        first_hint="the (28, 28) grid becomes 784 numbers, row after row (pixel (r, c) at index 28 r + c), "
+        "and each byte 0…255 becomes a float32 number in [0, 1]: 0 stays 0, 255 becomes 1.",
+        more_help="image.reshape(784) / np.float32(255): reshape reads row after row, and dividing by a "
+        "float32 255 keeps the result float32 (dividing the uint8 array by the int 255 gives float64).",
         verbose=verbose,
         keep=image_to_vector,
     )

@@ -7,7 +7,8 @@ is easy to read, then chains several steps against ``mlp.SGD`` itself, so
 that a velocity carried wrongly from one step to the next shows. When a
 wrong answer equals what a known mistake produces (a sign error, the two
 updates in the wrong order, the learning rate inside the velocity, the
-other textbook convention), the diagnosis names that mistake. Changing an
+other textbook conventions), the diagnosis names that mistake; the test
+constants are chosen so that no two mistakes give the same answer. Changing an
 argument in place is a mistake too, even when the values returned are
 right: an optimizer's caller keeps ``w`` and the velocity.
 """
@@ -36,6 +37,10 @@ __all__ = ["check_sgd_momentum"]
 
 # Several steps in a row, so that the velocity carried from one step to the next matters.
 CHAINED_STEPS = 5
+# The step worked out by hand: (w, grad, velocity, lr, mu). lr is none of mu, 1 - mu and 1, so that
+# every typical mistake gives a different answer and its diagnosis cannot be another's (with lr = 0.1
+# = 1 - mu, the moving-average form was taken for "lr inside the velocity"); a test asserts that.
+HAND_STEP = (np.array([1.0, -2.0, 0.5]), np.array([0.5, 0.25, -1.0]), np.array([0.1, 0.0, -0.2]), 0.5, 0.9)
 
 GRADIENT_FIX = "Only read the gradient: it belongs to the parameter."
 MOMENTUM_FIXES = {
@@ -46,6 +51,9 @@ MOMENTUM_FIXES = {
 FIRST_HINT = (
     "Two lines, in this order: the new velocity, from the old one and the gradient; then the new "
     "weights, from the new velocity. Build new arrays (`a = b + c`), don't write into the arguments."
+)
+MORE_HELP = (
+    "new_velocity = mu * velocity + grad;  new_w = w - lr * new_velocity;  return new_w, new_velocity."
 )
 
 
@@ -62,16 +70,13 @@ def check_sgd_momentum(
     formula = "velocity' = mu * velocity + grad, then w' = w - lr * velocity' (as in mlp.SGD)."
 
     def check() -> str:
-        # One step that can be done by hand: mu * v + g = [0.59, 0.25, -1.18], w - 0.1 * that.
-        w = np.array([1.0, -2.0, 0.5])
-        grad = np.array([0.5, 0.25, -1.0])
-        velocity = np.array([0.1, 0.0, -0.2])
-        lr, mu = 0.1, 0.9
+        # One step that can be done by hand: mu * v + g = [0.59, 0.25, -1.18], w - 0.5 * that.
+        w, grad, velocity, lr, mu = HAND_STEP
         expected_v = np.array([0.59, 0.25, -1.18])
-        expected_w = np.array([0.941, -2.025, 0.618])
+        expected_w = np.array([0.705, -2.125, 1.09])
 
         arguments = {"w": w, "grad": grad, "velocity": velocity, "lr": lr, "mu": mu}
-        result = call_learner("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+        result = call_learner("sgd_momentum_step", sgd_momentum_step, arguments, FIRST_HINT, MOMENTUM_FIXES)
         new_w, new_v = unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
         problems = collect_mismatches(
             lambda: compare_arrays(
@@ -82,6 +87,13 @@ def check_sgd_momentum(
                     new_v,
                     formula,
                     by_value=[
+                        (
+                            mu * velocity + (1 - mu) * grad,
+                            "that is the moving-average form of momentum, velocity' = mu * velocity + "
+                            "(1 - mu) * grad: momentum too, but its steps are (1 - mu) times as long for "
+                            "the same lr, so lr means something else. This course, like mlp.SGD (and "
+                            "PyTorch), adds the raw gradient: velocity' = mu * velocity + grad.",
+                        ),
                         (
                             mu * velocity + lr * grad,
                             "the learning rate belongs in the weight update, not in the velocity: "
@@ -154,7 +166,9 @@ def check_sgd_momentum(
             reference.grad = rng.standard_normal((4, 3))
             optimizer.step([reference])
             arguments = {"w": w, "grad": reference.grad, "velocity": velocity, "lr": lr, "mu": mu}
-            result = call_learner("sgd_momentum_step", sgd_momentum_step, arguments, formula, MOMENTUM_FIXES)
+            result = call_learner(
+                "sgd_momentum_step", sgd_momentum_step, arguments, FIRST_HINT, MOMENTUM_FIXES
+            )
             w, velocity = unpack_tuple("sgd_momentum_step", result, ("new_w", "new_velocity"))
             try:
                 compare_arrays("new_w", w, reference.value, rtol=1e-9, atol=1e-12, hint=formula)
@@ -169,5 +183,10 @@ def check_sgd_momentum(
         )
 
     return run_check(
-        "sgd_momentum_step", check, first_hint=FIRST_HINT, verbose=verbose, keep=sgd_momentum_step
+        "sgd_momentum_step",
+        check,
+        first_hint=FIRST_HINT,
+        more_help=MORE_HELP,
+        verbose=verbose,
+        keep=sgd_momentum_step,
     )

@@ -43,6 +43,11 @@ FORMULA = (
 FIXES = {
     "patch": "Paste it into a new frame: frame = np.zeros((28, 28)), then frame[top:..., left:...] = patch."
 }
+FIRST_HINT = (
+    "find the patch's centre of mass (the ink-weighted mean row and mean column), then choose where "
+    "to paste the patch in the 28 × 28 frame so that this centre lands on pixel (14, 14), as close as "
+    "the frame allows: the patch must stay whole inside it."
+)
 CLAMP_HINT = (
     "this digit's mass is near one corner: shifting its centre of mass all the way to (14, 14) "
     "would push part of it out of the 28 × 28 frame. Clamp the offsets, top to 0..28 - height and "
@@ -157,7 +162,8 @@ def check_centre_by_mass(
     def case(label: str, patch: np.ndarray, hint: str = FORMULA, known: bool = True) -> None:
         expected = centre_by_mass(patch, FRAME, CENTRE).astype(np.float64)
         try:
-            got = call_learner("centre_by_mass", centre_by_mass_fn, {"patch": patch}, hint, FIXES)
+            when_raised = FIRST_HINT if hint == FORMULA else hint  # the formula is most of the answer
+            got = call_learner("centre_by_mass", centre_by_mass_fn, {"patch": patch}, when_raised, FIXES)
         except NotWrittenYet:
             raise
         except Mismatch as e:
@@ -196,7 +202,9 @@ def check_centre_by_mass(
     return run_check(
         "centre_by_mass",
         check,
-        first_hint="the centre of mass of the rows is (patch.sum(axis=1) @ np.arange(height)) / patch.sum().",
+        first_hint=FIRST_HINT,
+        more_help="the centre of mass of the rows is (patch.sum(axis=1) @ np.arange(height)) / patch.sum(), "
+        f"likewise for the columns; {FORMULA}",
         verbose=verbose,
         keep=centre_by_mass_fn,
     )
