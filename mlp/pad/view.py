@@ -38,15 +38,16 @@ def verdict(probabilities: np.ndarray, *, familiar: bool = True) -> tuple[str, s
 
     ``("sure", "7", ">99% sure")`` at ``UNSURE_BELOW`` or above, else
     ``("unsure", "?", "Not sure: 3 (52%) or 5 (40%)?")``: the two best guesses.
-    ``familiar=False`` (``mlp.pad.familiar``: the network's energy is below
-    that of the digits it knows) gives ``("odd", "?", "This doesn't look like
-    one digit…")``, whatever the probabilities: a scribble or two digits on
-    top of each other. ``python -m mlp predict`` says the same words.
+    A confident answer with ``familiar=False`` (``mlp.pad.familiar``: the
+    network's energy is below that of the digits it knows: two digits on top
+    of each other, a scribble, a style it never saw) becomes ``("odd", "?",
+    "This doesn't look like one digit to it (3?)")``: the probability alone
+    would overclaim. ``python -m mlp predict`` says the same words.
     """
     first, second = (int(c) for c in np.argsort(probabilities)[::-1][:2])
     top, runner_up = probabilities[first], probabilities[second]
-    if not familiar:
-        return "odd", "?", f"This doesn't look like one digit. Clear and draw one? (Best guess: {first})"
+    if top >= UNSURE_BELOW and not familiar:
+        return "odd", "?", f"This doesn't look like one digit to it ({first}?). Clear and draw one?"
     if top >= UNSURE_BELOW:
         return "sure", str(first), f"{percent(top)} sure"
     return "unsure", "?", f"Not sure: {first} ({percent(top)}) or {second} ({percent(runner_up)})?"
