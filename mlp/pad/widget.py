@@ -275,6 +275,14 @@ class DigitPad(widgets.VBox):
         self.initial_model, self.model_file = model, filename
         self.use_model(model)
 
+    def load_model(self, path: str | os.PathLike[str]) -> bool:
+        """Read with the network in the model file ``path``, as the Load model button does; ``False`` if not.
+
+        A bad file is refused with ``load_model``'s reason, shown on the pad, and changes nothing.
+        """
+        path = Path(path)
+        return bool(self.teach.load_model(path.read_bytes(), display_name(path.name)))
+
     # --- teaching (mlp.pad.teach does the work) --------------------------------------------------
 
     def add_example(self, label: int) -> bool:
