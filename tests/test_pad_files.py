@@ -104,7 +104,7 @@ def test_examples_are_one_click_link_named_like_the_button(pad):
     assert "dp-disabled" in pad.teach.save_examples.value, "no examples: nothing to save"
     teach_zeros(pad, 2)
     html = pad.teach.save_examples.value
-    match = re.search(r'<a class="dp-download" role="button" download="([^"]+)".*base64,([^"]+)">⬇ Examples</a>', html)
+    match = re.search(r'<a class="dp-download" role="button" download="([^"]+)".*base64,([^"]+)"><i [^>]+></i> Examples</a>', html)
     assert match and match.group(1) == files.EXAMPLES_FILE == "my-examples.npz"
     x, y = load_examples(base64.b64decode(match.group(2)))
     assert y.tolist() == [0, 0]

@@ -278,7 +278,7 @@ def test_examples_download_and_load_back(pad, model, tmp_path):
         redraw(pad, drawing)
         pad.add_example(label)
     name, data = link_bytes(pad.teach.save_examples.value)  # ready before any click: one click saves it
-    assert name == "my-examples.npz" and ">⬇ Examples</a>" in pad.teach.save_examples.value
+    assert name == "my-examples.npz" and "</i> Examples</a>" in pad.teach.save_examples.value
     x, y = load_examples(data)
     np.testing.assert_array_equal(x, pad.examples[0])
     assert y.tolist() == [0, 0, 6]

@@ -81,7 +81,8 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
 .dp-root .dp-digits .jupyter-button { flex: 1 1 0; min-width: 0; padding: 0; margin: 0;
   font: 600 15px/32px ui-monospace, monospace; height: 32px; }
 .dp-examples { font-size: 13px; line-height: 1.35; color: #555; }
-.dp-strip { display: flex; gap: 4px; overflow-x: auto; align-items: flex-end; padding: 2px 2px 4px; }
+/* Thumbnails wrap onto a second row rather than scroll: a scrolled strip clipped the tenth. */
+.dp-strip { display: flex; flex-wrap: wrap; gap: 4px; align-items: flex-end; padding: 2px 0; }
 .dp-example { margin: 0; text-align: center; font: 12px/14px ui-monospace, monospace; }
 .dp-example img { display: block; width: 28px; height: 28px; image-rendering: pixelated; border-radius: 3px; }
 .dp-more { font-size: 12px; color: #777; align-self: center; white-space: nowrap; }

@@ -172,12 +172,12 @@ def download_html(data: bytes | None, filename: str, label: str, tooltip: str) -
     if data is None:
         return (
             f'<span class="dp-download dp-disabled" aria-disabled="true" title="{html.escape(tooltip)}">'
-            f"⬇ {html.escape(label)}</span>"
+            f'<i class="fa fa-download"></i> {html.escape(label)}</span>'
         )
     return (
         f'<a class="dp-download" role="button" download="{html.escape(filename)}" '
         f'title="{html.escape(tooltip)} ({_size(data)})" href="{_data_url(data, "application/octet-stream")}">'
-        f"⬇ {html.escape(label)}</a>"
+        f'<i class="fa fa-download" aria-hidden="true"></i> {html.escape(label)}</a>'
     )
 
 
