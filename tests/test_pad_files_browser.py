@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from pad_browser import TIMEOUT_MS, mouse_draw, open_pad
+from pad_browser import TIMEOUT_MS, button, mouse_draw, open_pad
 from playwright.sync_api import Browser, Page, expect
 
 import mlp
@@ -31,25 +31,25 @@ def add_examples(page: Page, n: int, seed: int = 0) -> None:
     """``n`` slashed zeros drawn by mouse, each tapped as a 0."""
     rng = np.random.default_rng(seed)
     for count in range(1, n + 1):
-        page.get_by_role("button", name="Clear", exact=True).click()
+        button(page, "Clear").click()
         drawing = strokes("slashed_zero", rng)
         mouse_draw(page, *drawing, scale=1 / PIXEL_RATIO)
         expect(page.locator(".dp-result")).to_have_attribute("data-strokes", str(len(drawing)))
-        page.get_by_role("button", name="0", exact=True).click()
+        button(page, "0").click()
         expect(page.locator(".dp-examples")).to_have_attribute("data-count", str(count))
 
 
 def test_examples_and_model_save_in_one_click(page, tmp_path):
     add_examples(page, 2)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Examples", exact=True).click()
+        button(page, "Examples").click()
     assert download.value.suggested_filename == "my-examples.npz"
     path = tmp_path / "my-examples.npz"
     download.value.save_as(path)
     assert load_examples(path)[1].tolist() == [0, 0]
 
     with page.expect_download(timeout=TIMEOUT_MS) as download:
-        page.get_by_role("button", name="Model", exact=True).click()
+        button(page, "Model").click()
     assert download.value.suggested_filename == "my-model.npz"
     path = tmp_path / "my-model.npz"
     download.value.save_as(path)
@@ -91,11 +91,11 @@ def test_a_reload_brings_the_examples_back_and_forget_removes_them(page):
     expect(page.locator(".dp-said")).to_contain_text("Brought back your 2 examples from before the page reloaded")
     expect(page.locator(".dp-keep-note")).to_contain_text("the taught network is not kept")
 
-    page.get_by_role("button", name="Forget", exact=True).click()
+    button(page, "Forget").click()
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "0")
-    page.get_by_role("button", name="Undo forget", exact=True).click()
+    button(page, "Undo forget").click()
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "2")
-    page.get_by_role("button", name="Forget", exact=True).click()
+    button(page, "Forget").click()
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "0")
     page.wait_for_function(
         "() => !Object.keys(localStorage).some(key => key.startsWith('mlp-pad-examples:'))", timeout=5_000
@@ -107,11 +107,11 @@ def test_a_reload_brings_the_examples_back_and_forget_removes_them(page):
 
 def test_what_teaching_changed_leaves_with_the_next_drawing(page):
     add_examples(page, 3, seed=5)
-    page.get_by_role("button", name="Teach", exact=True).click()
+    button(page, "Teach").click()
     said = page.locator(".dp-said")
     expect(said).to_have_attribute("data-state", "taught", timeout=TIMEOUT_MS)
     expect(said.locator(".dp-change")).to_have_count(1)
-    page.get_by_role("button", name="Clear", exact=True).click()
+    button(page, "Clear").click()
     mouse_draw(page, [(140, 40), (140, 240)])
     expect(page.locator(".dp-result")).to_have_attribute("data-strokes", "1")
     expect(said.locator(".dp-change")).to_have_count(0)

@@ -20,7 +20,9 @@ The script does what no widget can:
   panel sends ``keep_html``: an image whose ``onerror`` stores the examples
   file (base64) in the browser's ``localStorage``, under a key of this page's
   address. When a page opens and finds such a file, the script hands it to
-  the pad's own Load examples input, as if the visitor had chosen it
+  the pad's own Load examples button, as if the visitor had chosen it (the
+  button's file input is not in the page: the script catches the button's
+  call to its ``click()`` once, and gives it the file instead of a chooser)
   (``KEPT_EXAMPLES_FILE`` is its name, so that the pad can say "brought
   back"). Forget removes it; Undo forget stores it again.
 
@@ -143,17 +145,24 @@ if (!window.mlpDigitPad) {
   };
   const restore = function () {
     if (window.mlpDigitPadRestored) return;
-    const input = document.querySelector('.dp-load input[type=file]');
-    if (!input) return;
+    const load = document.querySelector('.dp-load');
+    if (!load) return;
     window.mlpDigitPadRestored = true;
     let kept = null;
     try { kept = localStorage.getItem('mlp-pad-examples:' + location.pathname); } catch (e) { return; }
     if (!kept) return;
-    const bytes = Uint8Array.from(atob(kept), function (c) { return c.charCodeAt(0); });
     const files = new DataTransfer();
+    const bytes = Uint8Array.from(atob(kept), function (c) { return c.charCodeAt(0); });
     files.items.add(new File([bytes], 'KEPT_NAME', {type: 'application/octet-stream'}));
-    input.files = files.files;
-    input.dispatchEvent(new Event('change', {bubbles: true}));
+    /* FileUpload's input is not in the page: a click on the button calls its click(), caught here once. */
+    const click = HTMLInputElement.prototype.click;
+    HTMLInputElement.prototype.click = function () {
+      HTMLInputElement.prototype.click = click;
+      if (this.type !== 'file') return click.call(this);
+      this.files = files.files;
+      this.dispatchEvent(new Event('change'));
+    };
+    try { load.click(); } finally { HTMLInputElement.prototype.click = click; }
   };
   new MutationObserver(function () { name(); restore(); }).observe(document.body, {childList: true,
     subtree: true, attributes: true, attributeFilter: ['title']});
