@@ -204,9 +204,7 @@ def test_prediction_updates_live_while_the_stroke_grows(pad):
 
 def test_throttled_pad_reads_only_the_latest_drawing(model, monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        model, "infer", lambda x: calls.append(x) or mlp.Sequential.infer(model, x)
-    )
+    monkeypatch.setattr(model, "infer", lambda x: calls.append(x) or mlp.Sequential.infer(model, x))
     slow = DigitPad(model=model, min_interval=3600)  # at most one live read per hour
     calls.clear()
     fire(slow, "mouse_down", x=ZERO[0][0], y=ZERO[0][1])

@@ -118,7 +118,9 @@ def test_the_threshold_comes_from_the_validation_images():
 def test_energy_is_log_sum_exp_without_overflow():
     assert familiar.energy(np.zeros(10)) == pytest.approx(np.log(10))
     assert familiar.energy(np.array([1000.0, 1000.0])) == pytest.approx(1000 + np.log(2))
-    np.testing.assert_allclose(familiar.energy(np.array([[0.0, 0.0], [1.0, 2.0]])), [np.log(2), np.log(np.e + np.e**2)])
+    np.testing.assert_allclose(
+        familiar.energy(np.array([[0.0, 0.0], [1.0, 2.0]])), [np.log(2), np.log(np.e + np.e**2)]
+    )
 
 
 def test_read_gives_the_probabilities_predict_proba_gives(sets):
@@ -129,7 +131,7 @@ def test_read_gives_the_probabilities_predict_proba_gives(sets):
 
 
 def test_the_pad_says_when_a_drawing_is_not_one_digit():
-    """The pad shows what ``verdict`` and ``familiar`` say: for a seven drawn over a zero, often "not one digit"."""
+    """The pad shows what ``verdict`` and ``familiar`` say: a seven over a zero is often "not one digit"."""
     from mlp.pad.widget import DigitPad
 
     pad = DigitPad()

@@ -93,7 +93,10 @@ def test_an_examples_file_under_load_model_and_a_model_file_under_load_examples(
     teach_zeros(pad, 1)
     examples = files.examples_bytes(*pad.examples)
     upload(pad.teach.load_model_button, "my-examples.npz", examples)
-    assert text(pad.teach.said.value) == "my-examples.npz is an examples file, drawings with labels: use Load examples."
+    assert (
+        text(pad.teach.said.value)
+        == "my-examples.npz is an examples file, drawings with labels: use Load examples."
+    )
     upload(pad.teach.load, "my-model.npz", learner_model_file)
     said = text(pad.teach.said.value)
     assert said == "my-model.npz is a model file, a whole network: use Load model to read with it."
@@ -104,7 +107,11 @@ def test_examples_are_one_click_link_named_like_the_button(pad):
     assert "dp-disabled" in pad.teach.save_examples.value, "no examples: nothing to save"
     teach_zeros(pad, 2)
     html = pad.teach.save_examples.value
-    match = re.search(r'<a class="dp-download" role="button" download="([^"]+)".*base64,([^"]+)"><i [^>]+></i> Examples</a>', html)
+    match = re.search(
+        r'<a class="dp-download" role="button" download="([^"]+)"'
+        r'.*base64,([^"]+)"><i [^>]+></i> Examples</a>',
+        html,
+    )
     assert match and match.group(1) == files.EXAMPLES_FILE == "my-examples.npz"
     x, y = load_examples(base64.b64decode(match.group(2)))
     assert y.tolist() == [0, 0]
@@ -121,7 +128,9 @@ def test_loading_the_same_file_twice_does_not_double_it(pad, tmp_path):
     assert text(other.teach.said.value) == "Loaded 3 examples. Teach to learn from them."
     upload(other.teach.load, "my-examples.npz", data)
     assert len(other.examples[1]) == 4
-    assert text(other.teach.said.value) == "All 3 examples in my-examples.npz are already here: nothing added."
+    assert (
+        text(other.teach.said.value) == "All 3 examples in my-examples.npz are already here: nothing added."
+    )
 
 
 def test_forget_can_be_undone_until_the_examples_change(pad):
@@ -155,7 +164,10 @@ def test_what_teaching_changed_goes_away_with_the_next_drawing(pad):
 def test_examples_are_kept_in_the_browser_and_forget_removes_them(pad):
     assert pad.teach.keeper.value == "", "a fresh pad removes nothing the browser kept"
     teach_zeros(pad, 2)
-    stored = re.search(r"setItem\(&#x27;mlp-pad-examples:&#x27; \+ location.pathname, &#x27;([^&]+)&#x27;", pad.teach.keeper.value)
+    stored = re.search(
+        r"setItem\(&#x27;mlp-pad-examples:&#x27; \+ location.pathname, &#x27;([^&]+)&#x27;",
+        pad.teach.keeper.value,
+    )
     assert stored, pad.teach.keeper.value[:200]
     assert load_examples(base64.b64decode(stored.group(1)))[1].tolist() == [0, 0]
     pad.reset_model()
@@ -168,7 +180,9 @@ def test_examples_the_browser_kept_come_back_with_a_message(pad):
     fresh = DigitPad(model=pad.model)
     upload(fresh.teach.load, layout.KEPT_EXAMPLES_FILE, data)
     assert len(fresh.examples[1]) == 2
-    assert text(fresh.teach.said.value).startswith("Brought back your 2 examples from before the page reloaded.")
+    assert text(fresh.teach.said.value).startswith(
+        "Brought back your 2 examples from before the page reloaded."
+    )
     assert "examples kept by this browser" in layout.STYLE, "the page's script names the file so"
     assert "Taught examples" not in text(fresh.teach.keep_note.value)
     assert "the taught network is not kept" in text(fresh.teach.keep_note.value)

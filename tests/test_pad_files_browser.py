@@ -71,7 +71,9 @@ def test_load_model_reads_with_your_network_and_says_so(page, tmp_path):
         page.locator(".dp-load").click()
     chooser.value.set_files(str(path))
     said = page.locator(".dp-said")
-    expect(said).to_have_text("my-model.npz is a model file, a whole network: use Load model to read with it.")
+    expect(said).to_have_text(
+        "my-model.npz is a model file, a whole network: use Load model to read with it."
+    )
     expect(said).to_have_attribute("data-state", "error")
 
     with page.expect_file_chooser() as chooser:  # a bad model file: the reason, plainly, nothing lost
@@ -88,7 +90,9 @@ def test_a_reload_brings_the_examples_back_and_forget_removes_them(page):
     expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
     page.wait_for_function(PAINTED, timeout=TIMEOUT_MS, polling=100)
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "2", timeout=TIMEOUT_MS)
-    expect(page.locator(".dp-said")).to_contain_text("Brought back your 2 examples from before the page reloaded")
+    expect(page.locator(".dp-said")).to_contain_text(
+        "Brought back your 2 examples from before the page reloaded"
+    )
     expect(page.locator(".dp-keep-note")).to_contain_text("the taught network is not kept")
 
     button(page, "Forget").click()
@@ -115,7 +119,9 @@ def test_what_teaching_changed_leaves_with_the_next_drawing(page):
     mouse_draw(page, [(140, 40), (140, 240)])
     expect(page.locator(".dp-result")).to_have_attribute("data-strokes", "1")
     expect(said.locator(".dp-change")).to_have_count(0)
-    expect(page.locator(".dp-network")).to_have_text("Network: the course's (mlp-mnist.npz), taught 3 of your examples")
+    expect(page.locator(".dp-network")).to_have_text(
+        "Network: the course's (mlp-mnist.npz), taught 3 of your examples"
+    )
 
 
 def test_the_strip_shows_ten_thumbnails_unclipped(page):

@@ -63,9 +63,14 @@ def test_on_a_fresh_page_the_answer_is_on_the_first_screen(browser, server):
         canvas = page.locator("canvas.dp-canvas").bounding_box()
         result = page.locator(".dp-result").bounding_box()
         assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] <= result["y"], (canvas, result)
-        assert result["y"] + result["height"] <= HEIGHT, f"the answer ends at y = {result['y'] + result['height']}"
+        assert result["y"] + result["height"] <= HEIGHT, (
+            f"the answer ends at y = {result['y'] + result['height']}"
+        )
         box = canvas  # draw a one: the answer appears where it was, still on screen
-        touch_drag(page, [(box["x"] + box["width"] / 2, box["y"] + box["height"] * (0.15 + 0.07 * i)) for i in range(11)])
+        touch_drag(
+            page,
+            [(box["x"] + box["width"] / 2, box["y"] + box["height"] * (0.15 + 0.07 * i)) for i in range(11)],
+        )
         expect(page.locator(".dp-result")).to_have_attribute("data-strokes", "1")
         digit = page.locator(".dp-result .dp-digit").bounding_box()
         assert digit["y"] + digit["height"] <= HEIGHT and scroll_top(page) == 0
@@ -81,8 +86,8 @@ def test_every_button_is_a_44_pixel_touch_target(pad):
     sizes = pad.evaluate(
         """selector => Array.from(document.querySelectorAll(selector))
             .filter(e => e.offsetParent !== null)
-            .map(e => { const b = e.getBoundingClientRect();
-                        return [e.innerText.trim() || e.title, Math.round(b.width), Math.round(b.height)]; })""",
+            .map(e => { const b = e.getBoundingClientRect(), name = e.innerText.trim() || e.title;
+                        return [name, Math.round(b.width), Math.round(b.height)]; })""",
         TOUCH_TARGETS,
     )
     names = {name for name, _, _ in sizes}

@@ -63,7 +63,8 @@ def model_from_upload(data: bytes, name: str) -> Sequential:
     """
     if len(data) > MAX_MODEL_BYTES:
         raise ModelFileError(
-            f"{name} is {len(data) / 1e6:.1f} MB; the pad loads model files up to {MAX_MODEL_BYTES / 1e6:.0f} MB"
+            f"{name} is {len(data) / 1e6:.1f} MB; "
+            f"the pad loads model files up to {MAX_MODEL_BYTES / 1e6:.0f} MB"
         )
     with tempfile.TemporaryDirectory(prefix="mlp-pad-") as directory:
         path = Path(directory) / "upload.npz"

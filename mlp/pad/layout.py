@@ -120,7 +120,8 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
   .dp-caption { min-height: 0; font-size: 15px; }
   .dp-row { font-size: 13px; line-height: 17px; }
   .dp-teach { margin-top: 8px; }
-  /* Touch targets of at least 44 × 44 CSS pixels (WCAG 2.5.5, Apple's guidelines): digits in two rows of five. */
+  /* Touch targets of at least 44 × 44 CSS pixels (WCAG 2.5.5, Apple's guidelines).
+     The digits go in two rows of five. */
   .dp-root { --dp-button-height: 44px; }
   .dp-root .jupyter-button, .dp-root .widget-upload { height: 44px; line-height: 44px; }
   .dp-digits { flex-wrap: wrap; }
@@ -139,7 +140,8 @@ if (!window.mlpDigitPad) {
     }
   }, {capture: true, passive: true});
   const name = function () {
-    document.querySelectorAll('.dp-upload[title], .dp-load[title], .dp-load-model[title]').forEach(function (button) {
+    const buttons = document.querySelectorAll('.dp-upload[title], .dp-load[title], .dp-load-model[title]');
+    buttons.forEach(function (button) {
       if (button.getAttribute('aria-label') !== button.title) button.setAttribute('aria-label', button.title);
     });
   };

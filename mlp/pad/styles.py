@@ -24,6 +24,7 @@ import numpy as np
 
 from mlp.pad.preprocess import preprocess_digit
 from mlp.pad.rasterize import BRUSH_RADIUS, CANVAS, SIZE, StrokeRaster
+
 STEP = 6.0  # canvas pixels between two pointer events, about what a browser reports at drawing speed
 
 Stroke = list[tuple[float, float]]

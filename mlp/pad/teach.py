@@ -221,7 +221,9 @@ class TeachPanel(widgets.VBox):
                 self._say(f"All {len(y)} examples in {name or 'the file'} are already here: nothing added.")
             else:
                 also = f" ({skipped} already here, skipped)" if skipped else ""
-                self._say(f"Loaded {len(new)} example{'s' * (len(new) != 1)}{also}. Teach to learn from them.")
+                self._say(
+                    f"Loaded {len(new)} example{'s' * (len(new) != 1)}{also}. Teach to learn from them."
+                )
         return len(new)
 
     def _not_here(self, x: np.ndarray) -> list[int]:

@@ -176,23 +176,24 @@ def download_html(data: bytes | None, filename: str, label: str, tooltip: str) -
         )
     return (
         f'<a class="dp-download" role="button" download="{html.escape(filename)}" '
-        f'title="{html.escape(tooltip)} ({_size(data)})" href="{_data_url(data, "application/octet-stream")}">'
+        f'title="{html.escape(tooltip)} ({_size(data)})" href="{_data_url(data)}">'
         f'<i class="fa fa-download" aria-hidden="true"></i> {html.escape(label)}</a>'
     )
 
 
 def saved_html(data: bytes, filename: str) -> str:
-    """Save ``data`` as ``filename`` now (the click that asked for it is the user's), and a link to do it again.
+    """Save ``data`` as ``filename`` now (the user's click asked for it), and a link to save it again.
 
     A widget's HTML runs no ``<script>``; an image that fails to load runs its
     ``onerror``, which clicks the link once.
     """
     link = (
-        f'<a class="dp-saved" download="{html.escape(filename)}" href="{_data_url(data, "application/octet-stream")}">'
+        f'<a class="dp-saved" download="{html.escape(filename)}" href="{_data_url(data)}">'
         f"{html.escape(filename)} ({_size(data)})</a>"
     )
     click = "this.previousElementSibling.querySelector('a').click(); this.remove()"
-    return f'<div class="dp-info">Saved {link}: see your downloads.</div><img hidden alt="" src="" onerror="{click}">'
+    script = f'<img hidden alt="" src="" onerror="{click}">'
+    return f'<div class="dp-info">Saved {link}: see your downloads.</div>{script}'
 
 
 def network_html(owner: str, filename: str | None, taught: int) -> str:
@@ -216,5 +217,5 @@ def _size(data: bytes) -> str:
     return f"{len(data) / 1000:.0f} KB" if len(data) >= 1000 else f"{len(data)} bytes"
 
 
-def _data_url(data: bytes, mime: str) -> str:
+def _data_url(data: bytes, mime: str = "application/octet-stream") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"

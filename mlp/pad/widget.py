@@ -27,12 +27,11 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-
-from pathlib import Path
 
 from mlp.nn.network import Sequential
 from mlp.pad import familiar, frontend
@@ -302,7 +301,7 @@ class DigitPad(widgets.VBox):
         return self.teach.learn(wait=wait)
 
     def reset_model(self) -> None:
-        """Forget: back to the model the pad started with, and no examples."""
+        """Forget: back to the model the pad started with (or last loaded), and no examples; Undo forget undoes it."""
         self.teach.forget()
 
     @property
