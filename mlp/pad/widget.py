@@ -301,7 +301,7 @@ class DigitPad(widgets.VBox):
         return self.teach.learn(wait=wait)
 
     def reset_model(self) -> None:
-        """Forget: back to the model the pad started with (or last loaded), and no examples; Undo forget undoes it."""
+        """Forget: back to the network the pad started with (or last loaded), and no examples (undoable)."""
         self.teach.forget()
 
     @property
