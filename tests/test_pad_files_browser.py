@@ -39,6 +39,11 @@ def add_examples(page: Page, n: int, seed: int = 0) -> None:
         expect(page.locator(".dp-examples")).to_have_attribute("data-count", str(count))
 
 
+def test_the_tab_says_what_the_page_is(page):
+    """The title comes from notebook 10's metadata ("title"), not its file name."""
+    assert page.title() == "Draw a digit"
+
+
 def test_examples_and_model_save_in_one_click(page, tmp_path):
     add_examples(page, 2)
     with page.expect_download() as download:
