@@ -98,6 +98,7 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
   height: var(--dp-button-height); width: 100%; padding: 0 8px; border-radius: 2px; text-decoration: none;
   font: var(--dp-button-font) system-ui, sans-serif; color: rgba(0,0,0,.8); background: #eeeeee;
   box-shadow: 0 1px 1px rgba(0,0,0,.15); cursor: pointer; white-space: nowrap; }
+.dp-download i { margin-right: 4px; }
 .dp-download:hover { box-shadow: 0 2px 3px rgba(0,0,0,.25); }
 .dp-download:focus-visible { outline: 2px solid #1565c0; }
 .dp-download.dp-disabled { opacity: .5; cursor: not-allowed; box-shadow: none; }
