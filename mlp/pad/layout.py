@@ -50,7 +50,7 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
 .dp-answer { width: 300px; flex: 0 0 auto; }
 .dp-result { text-align: center; }
 .dp-digit { font-size: 96px; font-weight: 700; line-height: 1.05; color: #1565c0; }
-.dp-unsure .dp-digit, .dp-empty .dp-digit { color: #9e9e9e; }
+.dp-unsure .dp-digit, .dp-empty .dp-digit, .dp-odd .dp-digit { color: #9e9e9e; }
 .dp-caption { font-size: 16px; color: #555; min-height: 2.6em; }
 .dp-row { display: flex; align-items: center; gap: 8px; font: 14px/20px ui-monospace, monospace; }
 .dp-track { flex: 1; height: 12px; background: #eceff1; border-radius: 6px; overflow: hidden; }
