@@ -21,7 +21,7 @@ Files: **Examples** is a link, rebuilt whenever the examples change, that
 saves them in one click; **Model** builds the model file when clicked (a
 megabyte is too much to send after every teaching) and saves it at once;
 **Load examples** and **Load model** read files back. The examples are also
-kept in the browser's ``localStorage`` (``KEEP_SCRIPT``; ``mlp.pad.layout``'s
+kept in the browser's ``localStorage`` (``mlp.pad.layout.keep_html``; its
 script brings them back after a reload), so a reload loses only the taught
 network, as the panel says.
 """
@@ -126,7 +126,7 @@ class TeachPanel(widgets.VBox):
             '<div class="dp-hint dp-keep-note">This browser keeps your examples if the page reloads; the'
             " taught network is not kept: Teach again, or save it with Model.</div>"
         )
-        self.save_examples = widgets.HTML(self._examples_link())
+        self.save_examples = widgets.HTML(self._examples_link(None))
         tip = "Save the network reading now as a model file (mlp.load_model reads it)"
         self.save_model_button = button("Model", tip, self.save_model, "download")
         self.load = upload_button("Load examples", "Load examples saved before (.npz)", ".npz", "dp-load")
@@ -135,7 +135,7 @@ class TeachPanel(widgets.VBox):
         self.load_model_button = upload_button("Load model", tip, ".npz", "dp-load-model")
         self.load_model_button.observe(self._on_load_model, "value")
         self.links = widgets.HTML()
-        self.keeper = widgets.HTML()  # runs KEEP_SCRIPT: the examples into the browser's storage
+        self.keeper = widgets.HTML()  # keep_html: the examples into the browser's storage
         self.keeper.add_class("dp-keeper")
         self.children = [
             widgets.HTML('<div class="dp-ask">Wrong? Tap what it really is:</div>'),
@@ -420,9 +420,8 @@ class TeachPanel(widgets.VBox):
 
     # --- files ----------------------------------------------------------------------------------
 
-    def _examples_link(self) -> str:
-        """The Examples button: a link holding the examples file, or disabled with none."""
-        data = files.examples_bytes(*self.arrays()) if self._labels else None
+    def _examples_link(self, data: bytes | None) -> str:
+        """The Examples button: a link holding the examples file ``data``, or disabled with none."""
         return download_html(data, files.EXAMPLES_FILE, "Examples", "Save your examples as a file")
 
     @callback
@@ -453,11 +452,9 @@ class TeachPanel(widgets.VBox):
         if not by_forget:
             self._forget_undo_offer()
         self.strip.value = examples_html(self._images, self._labels)
-        self.save_examples.value = self._examples_link()
-        if self._labels:
-            self.keeper.value = keep_html(files.examples_bytes(*self.arrays()))
-        else:
-            self.keeper.value = forget_kept_html()
+        data = files.examples_bytes(*self.arrays()) if self._labels else None  # one file, two uses
+        self.save_examples.value = self._examples_link(data)
+        self.keeper.value = forget_kept_html() if data is None else keep_html(data)
         self.links.value = ""
 
     def _say(self, message: str, *, error: bool = False, state: str = "info", detail: str = "") -> None:
