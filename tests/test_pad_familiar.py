@@ -130,6 +130,30 @@ def test_read_gives_the_probabilities_predict_proba_gives(sets):
     np.testing.assert_array_equal(probabilities, model.predict_proba(x))
 
 
+def test_a_taught_network_is_not_second_guessed():
+    """After Teach, the taught style reads as what it was taught, not as "not one digit"."""
+    from mlp.pad.widget import DigitPad
+
+    pad = DigitPad()
+    rng = np.random.default_rng(1)
+    drawings = [styles.strokes("slashed_zero", rng) for _ in range(14)]
+    for drawing in drawings[:4]:
+        pad.clear()
+        pad.draw(drawing)
+        pad.add_example(0)
+    flagged_before = 0
+    for drawing in drawings[4:]:
+        pad.clear()
+        pad.draw(drawing)
+        flagged_before += 'data-state="odd"' in pad.result.value
+    assert flagged_before >= 3, "the untaught network: a style it never saw, often flagged"
+    pad.learn(wait=True)
+    for drawing in drawings[4:]:
+        pad.clear()
+        pad.draw(drawing)
+        assert pad.familiar and 'data-state="odd"' not in pad.result.value
+
+
 def test_the_pad_says_when_a_drawing_is_not_one_digit():
     """The pad shows what ``verdict`` and ``familiar`` say: a seven over a zero is often "not one digit"."""
     from mlp.pad.widget import DigitPad

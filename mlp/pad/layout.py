@@ -103,7 +103,7 @@ canvas.dp-canvas { width: 280px; height: 280px; border-radius: 10px; box-shadow:
 .dp-download:focus-visible { outline: 2px solid #1565c0; }
 .dp-download.dp-disabled { opacity: .5; cursor: not-allowed; box-shadow: none; }
 .dp-network { font-size: 13px; color: #555; margin-top: 4px; }
-.dp-keep-note { text-align: left; }
+.dp-keep-note { font-size: 12px; line-height: 16px; color: #777; }
 .dp-keeper { display: none; }
 .dp-said { font-size: 14px; color: #555; }
 .dp-said[data-state="taught"] { color: #1b5e20; font-weight: 600; }

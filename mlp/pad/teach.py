@@ -123,7 +123,7 @@ class TeachPanel(widgets.VBox):
         self.said = widgets.HTML()
         # Said where it matters, beside Teach: what a reload keeps and what it does not.
         self.keep_note = widgets.HTML(
-            '<div class="dp-hint dp-keep-note">This browser keeps your examples if the page reloads; the'
+            '<div class="dp-keep-note">This browser keeps your examples if the page reloads; the'
             " taught network is not kept: Teach again, or save it with Model.</div>"
         )
         self.save_examples = widgets.HTML(self._examples_link(None))

@@ -41,13 +41,13 @@ def verdict(probabilities: np.ndarray, *, familiar: bool = True) -> tuple[str, s
     A confident answer with ``familiar=False`` (``mlp.pad.familiar``: the
     network's energy is below that of the digits it knows: two digits on top
     of each other, a scribble, a style it never saw) becomes ``("odd", "?",
-    "This doesn't look like one digit to it (3?)")``: the probability alone
-    would overclaim. ``python -m mlp predict`` says the same words.
+    "This doesn't look like one digit to it (best guess: 3)")``: the
+    probability alone would overclaim. ``python -m mlp predict`` says the same words.
     """
     first, second = (int(c) for c in np.argsort(probabilities)[::-1][:2])
     top, runner_up = probabilities[first], probabilities[second]
     if top >= UNSURE_BELOW and not familiar:
-        return "odd", "?", f"This doesn't look like one digit to it ({first}?). Clear and draw one?"
+        return "odd", "?", f"This doesn't look like one digit to it (best guess: {first})"
     if top >= UNSURE_BELOW:
         return "sure", str(first), f"{percent(top)} sure"
     return "unsure", "?", f"Not sure: {first} ({percent(top)}) or {second} ({percent(runner_up)})?"

@@ -331,7 +331,9 @@ class DigitPad(widgets.VBox):
             self.probabilities, self.familiar = None, True
         else:
             self.probabilities, energy = familiar.read(self.model, x)
-            self.familiar = familiar.looks_like_a_digit(energy)
+            # Not after Teach: the taught style's drawings have energies as low as a scribble's (see
+            # mlp.pad.familiar), and the pad would call the very style it was just taught "not a digit".
+            self.familiar = self.taught > 0 or familiar.looks_like_a_digit(energy)
         strokes = len(self.raster.strokes) - self._drawing  # finished strokes only
         self.result.value = result_html(self.probabilities, strokes, familiar=self.familiar)
         self.network.value = network_html(owner(self.initial_model.metadata), self.model_file, self.taught)
