@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Sequence
 
@@ -44,6 +45,14 @@ def open_pad(context: BrowserContext, url: str) -> Page:
     expect(page.locator("canvas.dp-canvas")).to_be_visible(timeout=TIMEOUT_MS)
     page.wait_for_function(PAINTED, timeout=TIMEOUT_MS, polling=100)  # a timer: rAF pauses in the background
     return page
+
+
+def button(page: Page, label: str):
+    """The button called exactly ``label``: its icon (a Font Awesome glyph, drawn as text) aside.
+
+    Playwright matches names as substrings by default ("Forget" would also find "Undo forget").
+    """
+    return page.get_by_role("button", name=re.compile(rf"^\W*{re.escape(label)}$"))
 
 
 def scroll_top(page: Page) -> float:

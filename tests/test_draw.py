@@ -204,9 +204,7 @@ def test_prediction_updates_live_while_the_stroke_grows(pad):
 
 def test_throttled_pad_reads_only_the_latest_drawing(model, monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        model, "predict_proba", lambda x: calls.append(x) or mlp.Sequential.predict_proba(model, x)
-    )
+    monkeypatch.setattr(model, "infer", lambda x: calls.append(x) or mlp.Sequential.infer(model, x))
     slow = DigitPad(model=model, min_interval=3600)  # at most one live read per hour
     calls.clear()
     fire(slow, "mouse_down", x=ZERO[0][0], y=ZERO[0][1])
@@ -274,7 +272,10 @@ def test_buttons_clear_and_undo(pad):
 
 def test_unsure_network_says_so(pad):
     flat = mlp.Sequential([mlp.Dense(784, 10)])
-    flat.layers[0].weight.value[...] = 0  # every digit equally likely
+    flat.layers[0].weight.value[...] = 0  # the same answer for every drawing: 3 (40 %) or 5 (35 %)
+    # Logits of the scale a trained network gives a digit (energy 10): unsure, not "no digit".
+    p = np.array([0.03, 0.03, 0.03, 0.40, 0.03, 0.35, 0.03, 0.03, 0.04, 0.03])
+    flat.layers[0].bias.value[...] = 10 + np.log(p)
     unsure = DigitPad(model=flat)
     unsure.draw([ONE])
     seen = shown(unsure)
@@ -384,7 +385,7 @@ def test_errors_inside_callbacks_are_shown_not_swallowed(pad, monkeypatch):
     def broken(x):
         raise RuntimeError("the model is broken")
 
-    monkeypatch.setattr(pad.model, "predict_proba", broken)
+    monkeypatch.setattr(pad.model, "infer", broken)
     mouse_stroke(pad, ONE)  # must not raise: a browser would never show the traceback
     status = shown(pad)["status"]
     assert 'class="dp-error"' in status and "RuntimeError: the model is broken" in status

@@ -40,6 +40,7 @@ from mlp.exercises import (
     momentum,
     pad,
     softmax,
+    yours,
 )
 from mlp.exercises.adam import adam_reference
 from mlp.exercises.analysis import confusion_counts, saliency_reference
@@ -95,7 +96,8 @@ RIGHT_ANSWERS = {
     "centre_by_mass": (check_centre_by_mass, lambda patch: centre_by_mass(patch, FRAME, CENTRE)),
     "train_step": (check_train_step, train_step),
     "replay_batch": (check_replay_batch, replay_batch),
-    "numerical_gradient": (check_numerical_gradient, mlp.numerical_gradient),
+    # Notebook 02's answer: mlp.numerical_gradient refuses the float32 w this exercise also hands over.
+    "numerical_gradient": (check_numerical_gradient, yours.EXERCISES["numerical_gradient"].reference()),
     "loss_gradient": (check_loss_gradient, loss_gradient_reference),
 }
 

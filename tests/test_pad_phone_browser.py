@@ -52,6 +52,50 @@ def test_pad_fills_the_width_and_the_answer_is_right_below_it(pad):
     assert last_bar["y"] + last_bar["height"] <= HEIGHT, "pad, answer and all ten bars on one screen"
 
 
+def test_on_a_fresh_page_the_answer_is_on_the_first_screen(browser, server):
+    """Opened and not scrolled: the pad and the answer under it are both on the 844-pixel screen."""
+    context = browser.new_context(
+        viewport={"width": WIDTH, "height": HEIGHT}, has_touch=True, is_mobile=True, device_scale_factor=3
+    )
+    try:
+        page = open_pad(context, server.url)
+        assert scroll_top(page) == 0
+        canvas = page.locator("canvas.dp-canvas").bounding_box()
+        result = page.locator(".dp-result").bounding_box()
+        assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] <= result["y"], (canvas, result)
+        assert result["y"] + result["height"] <= HEIGHT, (
+            f"the answer ends at y = {result['y'] + result['height']}"
+        )
+        box = canvas  # draw a one: the answer appears where it was, still on screen
+        touch_drag(
+            page,
+            [(box["x"] + box["width"] / 2, box["y"] + box["height"] * (0.15 + 0.07 * i)) for i in range(11)],
+        )
+        expect(page.locator(".dp-result")).to_have_attribute("data-strokes", "1")
+        digit = page.locator(".dp-result .dp-digit").bounding_box()
+        assert digit["y"] + digit["height"] <= HEIGHT and scroll_top(page) == 0
+    finally:
+        context.close()
+
+
+TOUCH_TARGETS = ".dp-root .jupyter-button, .dp-root .widget-upload, .dp-root .dp-download"
+
+
+def test_every_button_is_a_44_pixel_touch_target(pad):
+    """WCAG 2.5.5 and Apple's guidelines: at least 44 × 44 CSS pixels for a finger."""
+    sizes = pad.evaluate(
+        """selector => Array.from(document.querySelectorAll(selector))
+            .filter(e => e.offsetParent !== null)
+            .map(e => { const b = e.getBoundingClientRect(), name = e.innerText.trim() || e.title;
+                        return [name, Math.round(b.width), Math.round(b.height)]; })""",
+        TOUCH_TARGETS,
+    )
+    names = {name for name, _, _ in sizes}
+    assert {"Clear", "Undo", "Teach", "Forget", "Examples", "Model", "0", "9"} <= names, names
+    small = [(name, w, h) for name, w, h in sizes if w < 44 or h < 44]
+    assert small == [], small
+
+
 def test_a_finger_draws_and_the_page_does_not_scroll(pad):
     before = scroll_top(pad)
     box = pad.locator("canvas.dp-canvas").bounding_box()

@@ -74,11 +74,9 @@ def slashed_zeros(n: int, seed: int) -> list:
     return [strokes("slashed_zero", rng) for _ in range(n)]
 
 
-def link_bytes(pad: DigitPad) -> tuple[str, bytes]:
-    """(file name, bytes) of the download link the panel shows."""
-    match = re.search(
-        r'download="([^"]+)" href="data:application/octet-stream;base64,([^"]+)"', pad.teach.links.value
-    )
+def link_bytes(html: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the download link in ``html``."""
+    match = re.search(r'download="([^"]+)"[^>]* href="data:application/octet-stream;base64,([^"]+)"', html)
     return match.group(1), base64.b64decode(match.group(2))
 
 
@@ -314,10 +312,8 @@ def test_examples_download_and_load_back(pad, model, tmp_path):
     for drawing, label in zip(slashed_zeros(3, seed=10), (0, 0, 6)):
         redraw(pad, drawing)
         pad.add_example(label)
-    assert pad.teach.links.value == "", "nothing is sent before it is asked for"
-    frontend.click(pad.teach.save_examples_button)
-    name, data = link_bytes(pad)
-    assert name == "my-digits.npz"
+    name, data = link_bytes(pad.teach.save_examples.value)  # ready before any click: one click saves it
+    assert name == "my-examples.npz" and "</i> Examples</a>" in pad.teach.save_examples.value
     x, y = load_examples(data)
     np.testing.assert_array_equal(x, pad.examples[0])
     assert y.tolist() == [0, 0, 6]
@@ -327,10 +323,8 @@ def test_examples_download_and_load_back(pad, model, tmp_path):
     again = DigitPad(model=model, examples=path)
     np.testing.assert_array_equal(again.examples[0], x)
     frontend.receive(again.teach.load, *frontend.file_chosen("mine.npz", data, "application/octet-stream"))
-    assert (
-        again.examples[1].tolist() == [0, 0, 6] * 2
-        and said(again)[1] == "Loaded 3 examples. Teach to learn from them."
-    )
+    assert again.examples[1].tolist() == [0, 0, 6], "loading the same file twice does not double it"
+    assert said(again)[1] == "All 3 examples in mine.npz are already here: nothing added."
 
 
 def test_a_bad_examples_file_is_refused_and_the_examples_kept(pad):
@@ -345,11 +339,13 @@ def test_a_bad_examples_file_is_refused_and_the_examples_kept(pad):
 
 
 def test_too_many_examples_in_a_file_are_refused(pad, tmp_path):
-    path = tmp_path / "many.npz"
-    save_examples(path, np.zeros((teach.MAX_EXAMPLES, 28, 28), np.float32), np.zeros(teach.MAX_EXAMPLES, int))
-    pad.load_examples(path)
+    path, more = tmp_path / "many.npz", tmp_path / "more.npz"
+    images = np.random.default_rng(0).random((teach.MAX_EXAMPLES + 1, 28, 28), dtype=np.float32)
+    save_examples(path, images[:-1], np.zeros(teach.MAX_EXAMPLES, int))
+    save_examples(more, images[-1:], np.zeros(1, int))
+    assert pad.load_examples(path) == teach.MAX_EXAMPLES
     with pytest.raises(ValueError, match=f"more than the {teach.MAX_EXAMPLES} it keeps"):
-        pad.load_examples(path)
+        pad.load_examples(more)
     assert len(pad.examples[1]) == teach.MAX_EXAMPLES
 
 
@@ -359,8 +355,10 @@ def test_taught_model_download_is_a_model_file(pad, tmp_path):
         pad.add_example(0)
     pad.learn(wait=True)
     shipped, metadata = sha256(DEFAULT_MODEL_PATH), copy.deepcopy(pad.model.metadata)
+    assert pad.teach.links.value == "", "a model file is built only when asked for"
     frontend.click(pad.teach.save_model_button)
-    name, data = link_bytes(pad)
+    name, data = link_bytes(pad.teach.links.value)
+    assert "onerror=" in pad.teach.links.value, "and saved in that same click"
     assert name == "my-model.npz"
     (tmp_path / name).write_bytes(data)
     loaded = mlp.load_model(tmp_path / name)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from pad_browser import TIMEOUT_MS, mouse_draw, open_pad
+from pad_browser import TIMEOUT_MS, button, mouse_draw, open_pad
 from playwright.sync_api import Browser, Page, expect
 
 from benchmarks.drivers.voila_server import VoilaServer
@@ -60,7 +60,7 @@ def test_desktop_layout_keeps_three_columns_and_teaching_in_view(page):
     seen = page.locator("img.dp-preview").bounding_box()
     assert canvas["width"] == canvas["height"] == 280
     assert canvas["x"] + canvas["width"] < result["x"] < seen["x"], "pad, answer, input: side by side"
-    teach = page.get_by_role("button", name="Teach").bounding_box()
+    teach = button(page, "Teach").bounding_box()
     assert teach["y"] + teach["height"] <= 900, "the Teach button is on the first screen"
 
 
@@ -69,7 +69,7 @@ def test_correct_it_teach_it_see_it_learn_then_forget(page):
     rng = np.random.default_rng(1)
     for count in range(1, 5):
         draw_style(page, "slashed_zero", rng)
-        page.get_by_role("button", name="0", exact=True).click()
+        button(page, "0").click()
         expect(page.locator(".dp-examples")).to_have_attribute("data-count", str(count))
     expect(page.locator(".dp-example")).to_have_count(4)
 
@@ -79,7 +79,7 @@ def test_correct_it_teach_it_see_it_learn_then_forget(page):
     assert before != "0", "the shipped network misreads this slashed zero (else teaching shows nothing)"
 
     page.evaluate(RECORD_TEACHING)
-    page.get_by_role("button", name="Teach").click()
+    button(page, "Teach").click()
     said = page.locator(".dp-said")
     expect(said).to_have_attribute("data-state", "taught", timeout=TIMEOUT_MS)
     expect(digit).to_have_text("0")
@@ -91,7 +91,7 @@ def test_correct_it_teach_it_see_it_learn_then_forget(page):
     assert len(widths) >= 3 and widths == sorted(widths) and 0 < widths[1] < 100, seen
     expect(page.locator(".dp-progress")).to_be_hidden()
 
-    page.get_by_role("button", name="Forget").click()
+    button(page, "Forget").click()
     expect(digit).to_have_text(before)
     expect(page.locator(".dp-examples")).to_have_attribute("data-count", "0")
     expect(said).to_contain_text("Forgotten")
@@ -99,8 +99,8 @@ def test_correct_it_teach_it_see_it_learn_then_forget(page):
 
 
 def test_teaching_with_no_examples_says_what_to_do(page):
-    page.get_by_role("button", name="Forget").click()
-    page.get_by_role("button", name="Teach").click()
+    button(page, "Forget").click()
+    button(page, "Teach").click()
     said = page.locator(".dp-said")
     expect(said).to_have_attribute("data-state", "error")
     expect(said).to_contain_text("No examples yet")

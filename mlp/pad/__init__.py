@@ -4,7 +4,8 @@
 (``mlp.pad.widget.DigitPad``) needs ipywidgets and ipycanvas, so it is not
 imported here: ``import mlp`` stays light for those who only train. Its parts:
 ``widget`` (drawing and reading), ``teach`` (correcting and teaching),
-``view`` (the answer as HTML and PNG), ``files`` (the learner's downloads),
+``view`` (the answer as HTML and PNG), ``familiar`` (whether a drawing looks
+like one digit at all), ``files`` (the learner's downloads and model uploads),
 ``layout`` (boxes, style sheet, script),
 ``canvas`` and ``frontend`` (the only modules that know ipycanvas's and
 ipywidgets' internals, and check every message from the page), ``callbacks``

@@ -36,6 +36,15 @@ MIN_STEP = 4.0
 MAX_POINTS = 1500
 MAX_INK = 30_000  # canvas pixels of stroke length
 
+# The pad's canvas, here rather than in the widget so that code drawing strokes without a
+# browser (``mlp.pad.styles``, benchmarks) needs neither ipywidgets nor ipycanvas.
+SIZE = 280  # the pad's side on a desktop screen, in CSS pixels (a phone's is its width)
+PIXEL_RATIO = 2  # canvas pixels per desktop CSS pixel, so that strokes stay crisp on HiDPI screens
+CANVAS = SIZE * PIXEL_RATIO  # the canvas side in canvas pixels (560): pointer events come in these
+# A 22-pixel-wide brush on a digit about 200 pixels tall is what MNIST looks like:
+# strokes about 2 pixels wide on a digit 20 pixels tall.
+BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
+
 
 class StrokeRaster:
     """A drawing as strokes of points (to undo and replay) and as a float image (to classify).

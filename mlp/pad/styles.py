@@ -23,10 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlp.pad.preprocess import preprocess_digit
-from mlp.pad.rasterize import StrokeRaster
-from mlp.pad.widget import BRUSH_RADIUS, PIXEL_RATIO, SIZE
+from mlp.pad.rasterize import BRUSH_RADIUS, CANVAS, SIZE, StrokeRaster
 
-CANVAS = SIZE * PIXEL_RATIO  # the pad's canvas side in canvas pixels (560)
 STEP = 6.0  # canvas pixels between two pointer events, about what a browser reports at drawing speed
 
 Stroke = list[tuple[float, float]]

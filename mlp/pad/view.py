@@ -33,21 +33,27 @@ def percent(p: float) -> str:
     return ">99%" if p > 0.99 else f"{p:.0%}"
 
 
-def verdict(probabilities: np.ndarray) -> tuple[str, str, str]:
+def verdict(probabilities: np.ndarray, *, familiar: bool = True) -> tuple[str, str, str]:
     """The pad's answer as ``(state, digit, caption)``, in plain text.
 
     ``("sure", "7", ">99% sure")`` at ``UNSURE_BELOW`` or above, else
     ``("unsure", "?", "Not sure: 3 (52%) or 5 (40%)?")``: the two best guesses.
-    ``python -m mlp predict`` says the same words.
+    A confident answer with ``familiar=False`` (``mlp.pad.familiar``: the
+    network's energy is below that of the digits it knows: two digits on top
+    of each other, a scribble, a style it never saw) becomes ``("odd", "?",
+    "This doesn't look like one digit to it (best guess: 3)")``: the
+    probability alone would overclaim. ``python -m mlp predict`` says the same words.
     """
     first, second = (int(c) for c in np.argsort(probabilities)[::-1][:2])
     top, runner_up = probabilities[first], probabilities[second]
+    if top >= UNSURE_BELOW and not familiar:
+        return "odd", "?", f"This doesn't look like one digit to it (best guess: {first})"
     if top >= UNSURE_BELOW:
         return "sure", str(first), f"{percent(top)} sure"
     return "unsure", "?", f"Not sure: {first} ({percent(top)}) or {second} ({percent(runner_up)})?"
 
 
-def result_html(probabilities: np.ndarray | None, strokes: int) -> str:
+def result_html(probabilities: np.ndarray | None, strokes: int, *, familiar: bool = True) -> str:
     """The answer in large type, or "?" when unsure, or a prompt when there is nothing to read.
 
     ``data-state`` and ``data-strokes`` (finished strokes) let a browser test
@@ -56,7 +62,7 @@ def result_html(probabilities: np.ndarray | None, strokes: int) -> str:
     if probabilities is None:
         state, digit, caption = "empty", "✎", "Draw a digit, 0 to 9, as big as the black square"
     else:
-        state, digit, caption = verdict(probabilities)
+        state, digit, caption = verdict(probabilities, familiar=familiar)
     return (
         f'<div class="dp-result dp-{state}" data-state="{state}" data-strokes="{strokes}">'
         f'<div class="dp-digit">{digit}</div><div class="dp-caption">{html.escape(caption)}</div></div>'
@@ -156,15 +162,60 @@ def change_text(before: np.ndarray | None, after: np.ndarray | None) -> str:
     return ", ".join(f"{d}: {percent(before[d])} → {percent(after[d])}" for d in digits)
 
 
-def link_html(data: bytes, filename: str) -> str:
-    """A link that saves ``data`` as ``filename``: the bytes travel inline, once, when it is asked for."""
-    href = _data_url(data, "application/octet-stream")
-    size = f"{len(data) / 1000:.0f} KB" if len(data) >= 1000 else f"{len(data)} bytes"
+def download_html(data: bytes | None, filename: str, label: str, tooltip: str) -> str:
+    """A link styled as a button, ``label``, that saves ``data`` as ``filename`` in one click.
+
+    The bytes travel inline with the link (an examples file is a few KB), so
+    the browser saves them without asking the kernel again. With no ``data``
+    the button is shown disabled.
+    """
+    if data is None:
+        return (
+            f'<span class="dp-download dp-disabled" aria-disabled="true" title="{html.escape(tooltip)}">'
+            f'<i class="fa fa-download"></i> {html.escape(label)}</span>'
+        )
     return (
-        f'<a class="dp-download" download="{html.escape(filename)}" href="{href}">'
-        f"⬇ Save {html.escape(filename)} ({size})</a>"
+        f'<a class="dp-download" role="button" download="{html.escape(filename)}" '
+        f'title="{html.escape(tooltip)} ({_size(data)})" href="{_data_url(data)}">'
+        f'<i class="fa fa-download" aria-hidden="true"></i> {html.escape(label)}</a>'
     )
 
 
-def _data_url(data: bytes, mime: str) -> str:
+def saved_html(data: bytes, filename: str) -> str:
+    """Save ``data`` as ``filename`` now (the user's click asked for it), and a link to save it again.
+
+    A widget's HTML runs no ``<script>``; an image that fails to load runs its
+    ``onerror``, which clicks the link once.
+    """
+    link = (
+        f'<a class="dp-saved" download="{html.escape(filename)}" href="{_data_url(data)}">'
+        f"{html.escape(filename)} ({_size(data)})</a>"
+    )
+    click = "this.previousElementSibling.querySelector('a').click(); this.remove()"
+    script = f'<img hidden alt="" src="" onerror="{click}">'
+    return f'<div class="dp-info">Saved {link}: see your downloads.</div>{script}'
+
+
+def network_html(owner: str, filename: str | None, taught: int) -> str:
+    """Whose network reads the drawings: "Network: yours (my-model.npz)", and what teaching added."""
+    source = f" ({html.escape(display_name(filename))})" if filename else ""
+    more = f", taught {taught} of your example{'s' * (taught != 1)}" if taught else ""
+    return f'<div class="dp-network">Network: {html.escape(owner)}{source}{more}</div>'
+
+
+def owner(metadata: dict) -> str:
+    """Who made a network, from its model file's ``made_by`` (absent: the course's own)."""
+    made_by = metadata.get("made_by")
+    if made_by is None:
+        return "the course's"
+    if made_by == "you":
+        return "yours"
+    return f"made by {display_name(str(made_by), 24)}"
+
+
+def _size(data: bytes) -> str:
+    return f"{len(data) / 1000:.0f} KB" if len(data) >= 1000 else f"{len(data)} bytes"
+
+
+def _data_url(data: bytes, mime: str = "application/octet-stream") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"

@@ -15,7 +15,9 @@ backlog of stale work. Releasing the pointer always reads the final drawing.
 
 Teaching (``mlp.pad.teach``) runs on a worker thread while the pad keeps
 answering; a lock makes each event, and the swap to the taught model, happen
-whole.
+whole. The pad says whose network is reading ("Network: yours
+(my-model.npz)", from the model file's ``made_by``), and says so plainly when
+a drawing does not look like one digit to it (``mlp.pad.familiar``).
 """
 
 from __future__ import annotations
@@ -25,29 +27,34 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 
 from mlp.nn.network import Sequential
-from mlp.pad import frontend
+from mlp.pad import familiar, frontend
 from mlp.pad.callbacks import callback
 from mlp.pad.canvas import PadCanvas
 from mlp.pad.layout import STYLE, box, button, upload_button
 from mlp.pad.preprocess import MAX_FILE_BYTES, EmptyDrawingError, ImageFileError, preprocess_digit, read_image
-from mlp.pad.rasterize import StrokeRaster
+from mlp.pad.rasterize import BRUSH_RADIUS, PIXEL_RATIO, SIZE, StrokeRaster
 from mlp.pad.teach import TeachPanel
-from mlp.pad.view import UNSURE_BELOW, bars_html, display_name, png, preview_png, result_html
-from mlp.training.model_io import load_model
+from mlp.pad.view import (
+    UNSURE_BELOW,
+    bars_html,
+    display_name,
+    network_html,
+    owner,
+    png,
+    preview_png,
+    result_html,
+)
+from mlp.training.model_io import default_model_path, load_model
 
-__all__ = ["MAX_UPLOAD_BYTES", "UNSURE_BELOW", "DigitPad"]
+__all__ = ["BRUSH_RADIUS", "MAX_UPLOAD_BYTES", "PIXEL_RATIO", "SIZE", "UNSURE_BELOW", "DigitPad"]
 
-SIZE = 280  # the pad's side on a desktop screen, in CSS pixels (a phone's is its width)
-PIXEL_RATIO = 2  # canvas pixels per desktop CSS pixel, so that strokes stay crisp on HiDPI screens
-# A 22-pixel-wide brush on a digit about 200 pixels tall is what MNIST looks like:
-# strokes about 2 pixels wide on a digit 20 pixels tall.
-BRUSH_RADIUS = 11 * PIXEL_RATIO  # canvas pixels
 MIN_INTERVAL = 0.04  # seconds between live predictions while drawing
 # Larger files must still reach the kernel to be refused with a message: voila.json lets the
 # browser send up to 64 MiB (Tornado's default, 10 MiB, would drop the connection silently).
@@ -57,10 +64,12 @@ MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 class DigitPad(widgets.VBox):
     """Draw a digit with mouse or finger; see the network's answer, its ten probabilities and its input.
 
-    ``model`` is any trained network with 784 inputs and 10 classes (by
-    default the course's shipped model), so you can draw against the one you
-    just trained: ``DigitPad(model=my_model)``. ``examples`` is an examples
-    file (``.npz``, as the pad's "Save examples" writes) to start from.
+    ``model`` is any trained network with 784 inputs and 10 classes, or the
+    path of its model file (by default the course's shipped model), so you
+    can draw against the one you trained: ``DigitPad(model="my-model.npz")``
+    or ``DigitPad(model=my_model)``; the pad's Load model button does the same
+    from the page. ``examples`` is an examples file (``.npz``, as the pad's
+    Examples button saves) to start from.
 
     When it misreads a drawing, tap the digit it really is (``add_example``),
     then Teach (``learn``): the network is fine-tuned on your examples, with
@@ -70,19 +79,26 @@ class DigitPad(widgets.VBox):
 
     def __init__(
         self,
-        model: Sequential | None = None,
+        model: Sequential | str | os.PathLike[str] | None = None,
         *,
         min_interval: float = MIN_INTERVAL,
         examples: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        self.model = load_model() if model is None else model
-        if (self.model.n_inputs, self.model.n_classes) != (784, 10):
+        if model is None or isinstance(model, str | os.PathLike):
+            path = default_model_path() if model is None else Path(model)
+            model, self.model_file = load_model(path), path.name
+        else:
+            self.model_file = None  # given in code: no file to name
+        if (model.n_inputs, model.n_classes) != (784, 10):
             raise ValueError(
                 f"DigitPad needs a network from 784 pixels to 10 digits, got "
-                f"{self.model.n_inputs} inputs and {self.model.n_classes} classes"
+                f"{model.n_inputs} inputs and {model.n_classes} classes"
             )
-        self.initial_model = self.model  # what Forget returns to; never modified
+        self.model = model
+        self.initial_model = model  # what Forget returns to; never modified
+        self.taught = 0  # examples the current network was taught on (0: it is initial_model)
+        self.familiar = True  # whether the drawing looks like a digit to the network (mlp.pad.familiar)
         self.min_interval = float(min_interval)
         self.raster = StrokeRaster(SIZE * PIXEL_RATIO, SIZE, BRUSH_RADIUS)
         self.uploaded: np.ndarray | None = None  # a grayscale upload shown instead of strokes
@@ -90,11 +106,12 @@ class DigitPad(widgets.VBox):
         self.probabilities: np.ndarray | None = None  # (10,)
         self._drawing = False
         self._last_update = -np.inf
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # see mlp.pad.callbacks; ``lock`` for the teaching panel
 
         self.canvas = PadCanvas(SIZE * PIXEL_RATIO)
         self.canvas.add_class("dp-canvas")
         self.result, self.bars, self.status = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.network = widgets.HTML()  # whose network is reading
         self.preview = widgets.Image(format="png")
         self.preview.add_class("dp-preview")
         self.clear_button = button("Clear", "Start again", self.clear, "eraser")
@@ -123,7 +140,7 @@ class DigitPad(widgets.VBox):
         """Three columns (stacked on a phone): the pad and its buttons, the answer and teaching, the input."""
         buttons = box(widgets.HBox, [self.clear_button, self.undo_button, self.upload], "dp-buttons")
         pad = box(widgets.VBox, [self.canvas, buttons, self.upload_hint, self.status], "dp-pad")
-        answer = box(widgets.VBox, [self.result, self.bars, self.teach], "dp-answer")
+        answer = box(widgets.VBox, [self.result, self.bars, self.network, self.teach], "dp-answer")
         title = widgets.HTML('<div class="dp-title">What the network sees (28 × 28)</div>')
         note = widgets.HTML(
             '<div class="dp-note">Each square is one of its 784 inputs:<br>black is 0, white is 1.</div>'
@@ -238,6 +255,33 @@ class DigitPad(widgets.VBox):
         digit = int(self.probabilities.argmax())
         return digit, float(self.probabilities[digit])
 
+    # --- the network -----------------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every entry point (``mlp.pad.callbacks``): teaching swaps the network under it."""
+        return self._lock
+
+    @callback
+    def use_model(self, model: Sequential, *, taught: int = 0) -> None:
+        """Read with ``model`` from now on (taught on ``taught`` examples), and read the drawing again."""
+        self.model, self.taught = model, taught
+        self._update()
+
+    @callback
+    def start_from(self, model: Sequential, filename: str) -> None:
+        """Read with ``model``, loaded from ``filename``, and make it what Forget goes back to."""
+        self.initial_model, self.model_file = model, filename
+        self.use_model(model)
+
+    def load_model(self, path: str | os.PathLike[str]) -> bool:
+        """Read with the network in the model file ``path``, as the Load model button does; ``False`` if not.
+
+        A bad file is refused with ``load_model``'s reason, shown on the pad, and changes nothing.
+        """
+        path = Path(path)
+        return bool(self.teach.load_model(path.read_bytes(), display_name(path.name)))
+
     # --- teaching (mlp.pad.teach does the work) --------------------------------------------------
 
     def add_example(self, label: int) -> bool:
@@ -257,7 +301,7 @@ class DigitPad(widgets.VBox):
         return self.teach.learn(wait=wait)
 
     def reset_model(self) -> None:
-        """Forget: back to the model the pad started with, and no examples."""
+        """Forget: back to the network the pad started with (or last loaded), and no examples (undoable)."""
         self.teach.forget()
 
     @property
@@ -283,9 +327,16 @@ class DigitPad(widgets.VBox):
         except EmptyDrawingError:
             x = None
         self.network_input = x
-        self.probabilities = None if x is None else self.model.predict_proba(x)
+        if x is None:
+            self.probabilities, self.familiar = None, True
+        else:
+            self.probabilities, energy = familiar.read(self.model, x)
+            # Not after Teach: the taught style's drawings have energies as low as a scribble's (see
+            # mlp.pad.familiar), and the pad would call the very style it was just taught "not a digit".
+            self.familiar = self.taught > 0 or familiar.looks_like_a_digit(energy)
         strokes = len(self.raster.strokes) - self._drawing  # finished strokes only
-        self.result.value = result_html(self.probabilities, strokes)
+        self.result.value = result_html(self.probabilities, strokes, familiar=self.familiar)
+        self.network.value = network_html(owner(self.initial_model.metadata), self.model_file, self.taught)
         self.bars.value = bars_html(self.probabilities)
         self.preview.value = preview_png(x)
         self.teach.input_changed()
