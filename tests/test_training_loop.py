@@ -294,12 +294,3 @@ def test_show_progress_ends_each_epoch_with_a_summary_line(small_mnist, capsys):
     for epoch, line in enumerate(lines[:2], start=1):
         summary = line.rsplit("\r", 1)[-1]
         assert re.match(rf"epoch {epoch}/2: loss \d\.\d{{4}}, accuracy \d+\.\d\d% · validation loss", summary)
-
-
-def test_progress_the_old_name_of_show_progress_still_works_for_the_notebooks(capsys):
-    x, y = np.zeros((4, 784), np.float32), np.arange(4)
-    options = {"epochs": 1, "batch_size": 2, "optimizer": mlp.SGD()}
-    mlp.fit(mlp.MLP([784, 4, 10]), x, y, progress=False, **options)
-    assert capsys.readouterr().err == ""
-    with pytest.raises(TypeError, match="unexpected keyword argument 'progres'"):
-        mlp.fit(mlp.MLP([784, 4, 10]), x, y, progres=False, **options)

@@ -98,6 +98,21 @@ def numerical_gradient(
             "in float32 the centred difference loses most of its digits, in integers w + h rounds "
             "back to w. Convert first (w = w.astype(np.float64)) and let f read that array."
         )
+    return centred_differences(f, w, h, weights)
+
+
+def centred_differences(
+    f: Callable[[], np.ndarray | float],
+    w: np.ndarray,
+    h: float = DEFAULT_STEP,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """``numerical_gradient``'s arithmetic, whatever ``w``'s dtype: only to *show* what float32 costs.
+
+    Inputs and Returns: as ``numerical_gradient``. ``w`` is perturbed in its own
+    dtype (in float32, ``w + h`` is rounded to 7 digits), which is why a real
+    check calls ``numerical_gradient``, which refuses anything but float64.
+    """
     grad = np.zeros_like(w, dtype=np.float64)
     for i in np.ndindex(w.shape):
         original = w[i]

@@ -529,7 +529,6 @@ def fit(
     threads: int | Literal["fastest"] = 1,
     stop_at_accuracy: float | None = None,
     restore_best: bool = False,
-    **old_names: Any,
 ) -> History:
     """Train ``model`` in place on ``(x, y)``, return its ``History``: ``train_loop`` with usual callbacks.
 
@@ -542,11 +541,6 @@ def fit(
 
     For anything else (your own step, your own callbacks), call ``train_loop``.
     """
-    unknown = sorted(old_names.keys() - {"progress"})
-    if unknown:
-        raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}")
-    # ``progress``, the old name of ``show_progress``, works until notebooks 05 and 06 use the new one.
-    show_progress = old_names.get("progress", show_progress)
     if (stop_at_accuracy is not None or restore_best) and validation_data is None:
         raise ValueError(
             "stop_at_accuracy and restore_best choose by validation accuracy: pass validation_data"
