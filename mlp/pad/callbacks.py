@@ -5,14 +5,19 @@ teaching finishes on a worker thread while the page keeps sending pointer
 events, and neither may see the other half done. And an exception becomes a
 message the visitor can read: in a kernel, an exception raised by a widget
 callback is printed where nobody looks, or sent to the page as a traceback.
+The visitor reads the exception's type only (its text may name a file on the
+server); the traceback goes to the server's log.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)  # mlp.pad's log: the server's, never the page (mlp.pad.frontend)
 
 
 class Owner(Protocol):
@@ -30,7 +35,8 @@ def callback(method: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 return method(self, *args, **kwargs)
             except Exception as e:
-                self._say(f"Something went wrong ({type(e).__name__}: {e}). Clear and try again.", error=True)
+                log.warning("%s failed", method.__qualname__, exc_info=True)
+                self._say(f"Something went wrong ({type(e).__name__}). Clear and try again.", error=True)
                 return None
 
     return wrapper
