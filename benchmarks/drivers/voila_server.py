@@ -19,6 +19,13 @@ directories of its own (so that no configuration in your home directory
 changes what is measured; the environment's configuration and templates still
 apply, as for a user), and ``--allow-root`` where tests run as root (Jupyter
 refuses to start as root otherwise). ``stop()`` ends the server and its kernels.
+pytest's ``PYTEST_CURRENT_TEST`` is not passed on: with it, a kernel does not
+forward what it writes to its stderr to the page (ipykernel's test switch), and
+a test would miss what a visitor sees.
+
+``root`` serves another checkout of the project (its ``voila.json``, notebook,
+template and ``mlp``, ahead of the installed one): ``python -m benchmarks
+attacks --root`` measures an older commit with today's benchmark.
 """
 
 from __future__ import annotations
@@ -87,12 +94,20 @@ class DashboardServer:
     ...     print(server.page_url)
     """
 
-    def __init__(self, notebook: str | Path = NOTEBOOK, *, extra_args: tuple[str, ...] = ()) -> None:
-        self.notebook = Path(notebook).resolve()
+    def __init__(
+        self,
+        notebook: str | Path | None = None,
+        *,
+        extra_args: tuple[str, ...] = (),
+        root: str | Path | None = None,
+    ) -> None:
+        self.root = ROOT if root is None else Path(root).resolve()
+        default = self.root / NOTEBOOK.relative_to(ROOT)
+        self.notebook = Path(default if notebook is None else notebook).resolve()
         if not self.notebook.is_file():
             raise FileNotFoundError(f"no notebook at {self.notebook}")
-        if not self.notebook.is_relative_to(ROOT):
-            raise ValueError(f"{self.notebook} is not in {ROOT}, where the server runs")
+        if not self.notebook.is_relative_to(self.root):
+            raise ValueError(f"{self.notebook} is not in {self.root}, where the server runs")
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
@@ -125,6 +140,12 @@ class DashboardServer:
         self._home = tempfile.TemporaryDirectory(prefix="dashboard-server-")
         home = Path(self._home.name)
         env = dict(os.environ)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        if self.root != ROOT:  # another checkout: its package and its template first
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")]))
+            env["JUPYTER_PATH"] = os.pathsep.join(
+                filter(None, [str(self.root / "share" / "jupyter"), env.get("JUPYTER_PATH")])
+            )
         for name in _ISOLATED_DIRS:
             (home / name).mkdir()
             env[name] = str(home / name)
@@ -134,7 +155,7 @@ class DashboardServer:
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
         self.process = subprocess.Popen(
             self.command(home),
-            cwd=ROOT,
+            cwd=self.root,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -247,7 +268,7 @@ class VoilaServer(DashboardServer):
             sys.executable,
             "-m",
             "voila",
-            str(self.notebook.relative_to(ROOT)),
+            str(self.notebook.relative_to(self.root)),
             "--no-browser",
             f"--port={self.port}",
             "--Voila.ip=127.0.0.1",
@@ -269,14 +290,14 @@ class JupyterServer(DashboardServer):
     @property
     def page_url(self) -> str:
         """The dashboard as "Open with Voilà" and Binder open it, logged in with the token."""
-        path = self.notebook.relative_to(ROOT).as_posix()
+        path = self.notebook.relative_to(self.root).as_posix()
         return f"{self.url}voila/render/{path}?token={self.token}"
 
     def _request(self, path: str) -> urllib.request.Request:
         return urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
 
     def environment(self) -> dict[str, str]:
-        return {"JUPYTER_CONFIG_PATH": str(ROOT)}  # reads jupyter_server_config.json, as the README says
+        return {"JUPYTER_CONFIG_PATH": str(self.root)}  # reads jupyter_server_config.json, as the README says
 
     def command(self, home: Path) -> list[str]:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
