@@ -40,6 +40,7 @@ def v1_frame(
     content: dict[str, Any],
     *,
     header_extra: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
     buffers: list[bytes] = (),
 ) -> bytes:
     """A v1 websocket frame, as a page sends it (``content`` may hold NaN: the kernel parses it).
@@ -56,7 +57,7 @@ def v1_frame(
         "version": "5.3",
         **(header_extra or {}),
     }
-    parts = [json.dumps(p).encode() for p in (header, {}, {}, content)] + list(buffers)
+    parts = [json.dumps(p).encode() for p in (header, {}, metadata or {}, content)] + list(buffers)
     channel_bytes = channel.encode()
     offsets = [8 * (1 + 1 + len(parts) + 1)]
     offsets.append(offsets[-1] + len(channel_bytes))

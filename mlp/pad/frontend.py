@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 PAGE_MAY_CREATE: frozenset[str] = frozenset()
 # Only a FileUpload receives bytes from the page (one file, as a binary buffer).
 TAKES_BUFFERS = (widgets.FileUpload,)
+# A page asks for every widget's state (~100 KB) once when it connects, again when it reconnects:
+# more often than this is a client making the kernel work for nothing.
+STATES_EVERY_S = 1.0
 
 
 def server_stderr() -> Any:
@@ -126,6 +130,56 @@ def refuse_widgets_from_the_page() -> None:
     if manager is None:  # not in a kernel: no page can open anything
         return
     manager.register_target("jupyter.widget", _page_widget_opened)
+    manager.register_target("jupyter.widget.control", _control_opened)
+    _kernel_log_to_the_server(kernel)
+
+
+def _control_opened(comm: Any, msg: dict) -> None:
+    """ipywidgets' control comm (all widgets' states at once), answering at most every ``STATES_EVERY_S``."""
+    widgets.Widget.handle_control_comm_opened(comm, msg)
+    answer = widgets.Widget._handle_control_comm_msg
+    last = -float("inf")
+
+    def throttled(message: dict) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < STATES_EVERY_S:
+            _reject_open("request_states again within a second")
+            return
+        last = now
+        answer(message)
+
+    comm.on_msg(throttled)
+
+
+def _kernel_log_to_the_server(kernel: Any) -> None:
+    """Every log record of the kernel (a comm that failed to open, its traceback) goes to the server log.
+
+    ipykernel logs what goes wrong handling a message through loggers with no
+    handler of their own, so Python's last resort writes them to ``sys.stderr``,
+    which a kernel forwards to the page: a crafted ``comm_open`` got a traceback
+    with the server's paths back. The root logger gets a handler to the server's log.
+    """
+    if _stream is None:
+        return
+    root = logging.getLogger()
+    if not root.handlers:  # else Python's last resort writes records of loggers with none to sys.stderr
+        handler = logging.StreamHandler(_stream)
+        handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
+        root.addHandler(handler)
+    for logger in (getattr(kernel, "log", None), root):
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and _writes_to_stderr(handler.stream):
+                handler.setStream(_stream)
+
+
+def _writes_to_stderr(stream: Any) -> bool:
+    if stream is sys.stderr or stream is sys.__stderr__:
+        return True
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _page_widget_opened(comm: Any, msg: dict) -> None:
@@ -135,7 +189,7 @@ def _page_widget_opened(comm: Any, msg: dict) -> None:
     if model in PAGE_MAY_CREATE:
         widgets.Widget.handle_comm_opened(comm, msg)
         return
-    _reject_open(model)
+    _reject_open(f"to create a widget {model!r}")
     comm.close()
 
 
@@ -143,7 +197,7 @@ def _reject_open(model: Any) -> None:
     global _rejected
     _rejected += 1
     if _rejected <= MAX_LOGGED:
-        log.warning("refused a widget the page asked to create (%.60r)", model)
+        log.warning("refused what the page asked for (%.60r)", model)
 
 
 def _guarded(widget: widgets.Widget) -> Callable[[dict], None]:

@@ -41,7 +41,11 @@ except ImportError:  # pragma: no cover - older jupyter_server
         return datetime.now(UTC)
 
 
-__all__ = ["CLASS_FULL", "ClassFull", "ClassroomKernelManager"]
+__all__ = ["CLASS_FULL", "BoundedBuffer", "ClassFull", "ClassroomKernelManager"]
+
+# What the server keeps for a page whose websocket closed, to replay when it reconnects: the
+# kernel's messages meanwhile (a phone locked for a minute: a few KB). Jupyter keeps them all.
+MAX_OFFLINE_BYTES = 16 * 2**20
 
 CLASS_FULL = "The class is full right now: please try again in a minute."
 
@@ -51,6 +55,31 @@ class ClassFull(web.HTTPError):
 
     def __init__(self) -> None:
         super().__init__(503, CLASS_FULL, reason="The class is full")
+
+
+class BoundedBuffer(list):
+    """Jupyter's list of messages kept for a disconnected page, that stops growing at ``limit`` bytes.
+
+    A client that asked the kernel for a lot, then closed its socket, made the
+    server keep every answer (hundreds of MB) for a reconnection that never came.
+    """
+
+    def __init__(self, limit: int, log: Any) -> None:
+        super().__init__()
+        self.limit, self.size, self.dropped, self.log = limit, 0, 0, log
+
+    def append(self, item: Any) -> None:
+        _channel, parts = item
+        size = sum(len(p) if hasattr(p, "__len__") else len(p.bytes) for p in parts)
+        if self.size + size > self.limit:
+            self.dropped += 1
+            if self.dropped == 1:
+                self.log.warning(
+                    "A disconnected page's kernel sent over %d bytes: no longer kept.", self.limit
+                )
+            return
+        self.size += size
+        super().append(item)
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
@@ -65,7 +94,8 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._starting = 0  # kernels asked for and not yet running: counted against the cap
+        self._starting = 0  # kernels asked for by pages and not yet running: counted against the cap
+        self._for_pages: set[str] = set()  # kernels started for, or handed to, a page
         # Voila's preheating manager is built on top of this class, so its
         # get_rendered_notebook (which hands the kept kernel to a page) overrides any
         # method here: it is wrapped on the instance instead.
@@ -76,9 +106,9 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     # --- the cap --------------------------------------------------------------------------------
 
     def kernels_for_pages(self) -> int:
-        """Kernels running or starting, the ones kept ready for the next page not counted."""
-        kept = len(getattr(self, "_pools", {}).get(getattr(self, "notebook_path", None), ()))
-        return len(self.list_kernel_ids()) + self._starting - kept
+        """Kernels pages have (running) or are getting (starting); the ones kept ready are not counted."""
+        self._for_pages &= set(self.list_kernel_ids())  # shut down, culled, or gone
+        return len(self._for_pages) + self._starting
 
     def check_room(self) -> None:
         """Raise :class:`ClassFull` if one more page would go over ``max_kernels``."""
@@ -88,14 +118,23 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
         """Start a kernel for a page (refused over the cap) or to keep ready (Voila's pool: never refused)."""
-        for_the_pool = kwargs.get("env", {}).get("VOILA_PREHEAT") == "True"
-        if not for_the_pool:
-            self.check_room()
+        if kwargs.get("env", {}).get("VOILA_PREHEAT") == "True":
+            return await ensure_async(super().start_kernel(*args, **kwargs))
+        self.check_room()
         self._starting += 1
         try:
-            return await ensure_async(super().start_kernel(*args, **kwargs))
+            kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
         finally:
             self._starting -= 1
+        self._for_pages.add(kernel_id)
+        return kernel_id
+
+    def start_buffering(self, kernel_id: str, session_key: str, channels: Any) -> None:
+        """Jupyter's buffering of a disconnected page's messages, up to ``MAX_OFFLINE_BYTES``."""
+        super().start_buffering(kernel_id, session_key, channels)
+        info = self._kernel_buffers.get(kernel_id)
+        if info is not None and isinstance(info.get("buffer"), list):
+            info["buffer"] = BoundedBuffer(MAX_OFFLINE_BYTES, self.log)
 
     # --- culling --------------------------------------------------------------------------------
 
@@ -107,6 +146,7 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         notebook ran; the page must not lose it to a cull tick in that window.
         Once connected it is never culled (``cull_connected`` false).
         """
+        self._for_pages.add(kernel_id)
         kernel = self._kernels.get(kernel_id)
         if kernel is not None:
             kernel.last_activity = utcnow()

@@ -61,7 +61,7 @@ from urllib.parse import urlsplit
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado import web
 
-__all__ = ["V1_PROTOCOL", "SafeKernelConnection", "host_allowed", "v1_frame_problem"]
+__all__ = ["V1_PROTOCOL", "SafeKernelConnection", "host_allowed", "unsent_bytes", "v1_frame_problem"]
 
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 # A v1 message has 6 offsets (channel, header, parent header, metadata, content, end) plus one
@@ -139,6 +139,18 @@ def host_allowed(host: str | None, local_hostnames: list[str] | tuple[str, ...])
     except ValueError:
         return name in {n.lower() for n in local_hostnames}
     return True
+
+
+def unsent_bytes(handler: Any) -> int:
+    """Bytes a websocket handler's connection has queued and not yet sent (0 if unknown).
+
+    Tornado has no public figure for it: its ``IOStream`` keeps them in
+    ``_write_buffer`` (6.x); a version that renames it makes this 0, and the
+    limit inactive, which ``tests/test_dashboard_attacks.py`` would notice.
+    """
+    stream = getattr(getattr(handler, "ws_connection", None), "stream", None)
+    buffer = getattr(stream, "_write_buffer", None)
+    return len(buffer) if buffer is not None else 0
 
 
 class SafeKernelConnection(ZMQChannelsWebsocketConnection):
@@ -227,9 +239,7 @@ class SafeKernelConnection(ZMQChannelsWebsocketConnection):
 
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
         """Forward the kernel's message, unless the client has stopped reading: then close its websocket."""
-        ws = self.websocket_handler.ws_connection
-        # Tornado has no public figure for a stream's unsent bytes; 0 if a version renames it.
-        buffered = getattr(getattr(ws, "stream", None), "_write_buffer_size", 0)
+        buffered = unsent_bytes(self.websocket_handler)
         if buffered > MAX_BUFFERED_BYTES:
             self.log.warning(
                 "Closing the websocket of kernel %s: %d bytes unsent, the client has stopped reading.",
