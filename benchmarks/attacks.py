@@ -154,27 +154,25 @@ def anonymous_gets(server: VoilaServer, kernel_id: str, stop: threading.Event, c
 
 
 def slow_reader(server: VoilaServer, kernel_id: str, stop: threading.Event) -> dict[str, Any]:
-    """Asks for every widget's state (~100 KB each) 250 times a second, and never reads."""
-    control = uuid.uuid4().hex
-    opening = v1_frame(
-        "shell",
-        "comm_open",
-        {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
-        metadata={"version": "1.0.0"},
-    )
+    """Sets a widget's text to 200 KB, asks for its state 250 times a second, and never reads."""
+
+    async def enlarge() -> str | None:
+        async with KernelSocket(channels(server, kernel_id)) as socket:
+            html = (await widget_comms(socket)).get("HTMLModel")
+            update = {"method": "update", "state": {"value": "x" * 200_000}, "buffer_paths": []}
+            await socket.send("shell", "comm_msg", {"comm_id": html, "data": update})
+            await socket.read(1)
+            return html
+
+    html = asyncio.run(enlarge())
     sent, cut = 0, False
     with RawWebSocket(channels(server, kernel_id), receive_buffer=4096) as raw:
         time.sleep(2)
-        raw.send(opening)
-        time.sleep(0.5)
         while not stop.is_set():
             try:
                 for _ in range(50):
-                    raw.send(
-                        v1_frame(
-                            "shell", "comm_msg", {"comm_id": control, "data": {"method": "request_states"}}
-                        )
-                    )
+                    ask = {"comm_id": html, "data": {"method": "request_state"}}
+                    raw.send(v1_frame("shell", "comm_msg", ask))
                     sent += 1
             except OSError:
                 cut = True

@@ -264,25 +264,25 @@ def test_a_flood_of_messages_is_dropped_at_the_server_and_the_kernel_answers(ser
 
 
 def test_a_client_that_stops_reading_is_disconnected(server, attacker):
-    """It asks for every widget's state (~100 KB a time) and never reads: the server lets it go.
+    """It sets a widget's text to 200 KB, asks for its state again and again, and never reads.
 
     Bounded: at most 90 s of asking, 250 requests a second (under the server's message rate limit).
     """
-    control = uuid.uuid4().hex
-    url = channels(server, attacker)
-    opening = v1_frame(
-        "shell",
-        "comm_open",
-        {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
-        metadata={"version": "1.0.0"},  # ipywidgets' control protocol
-    )
-    ask = {"comm_id": control, "data": {"method": "request_states"}}
+
+    async def enlarge() -> str:
+        async with KernelSocket(channels(server, attacker)) as socket:
+            html = (await widget_comms(socket))["HTMLModel"]
+            update = {"method": "update", "state": {"value": "x" * 200_000}, "buffer_paths": []}
+            await socket.send("shell", "comm_msg", {"comm_id": html, "data": update})
+            await socket.read(1)
+            return html
+
+    html = run(enlarge())
+    ask = {"comm_id": html, "data": {"method": "request_state"}}
     stopped = "the client has stopped reading"
-    with RawWebSocket(url, receive_buffer=4096) as raw:
+    with RawWebSocket(channels(server, attacker), receive_buffer=4096) as raw:
         assert raw.status == 101
         time.sleep(2)  # the server connects the socket to the kernel: what comes before is dropped
-        raw.send(opening)
-        time.sleep(0.5)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and stopped not in server.log():
             try:
