@@ -240,9 +240,10 @@ def pointer_flood(server: VoilaServer, kernel_id: str, stop: threading.Event, mo
                     await asyncio.sleep(max(0.0, start + 8 * i / moves - time.monotonic()))
             socket.received.clear()
             asked = time.monotonic()
-            await socket.send("shell", "kernel_info_request", {})
             answered = None
             while time.monotonic() - asked < 60 and answered is None:
+                # Asked again each second: the server drops an over-rate client's messages, this one too.
+                await socket.send("shell", "kernel_info_request", {})
                 for m in await socket.read(1):
                     if _type(m) == "kernel_info_reply":
                         answered = time.monotonic() - asked
