@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "teach": ("benchmarks.teach", "teaching the pad a handwriting: time, accuracy, forgetting"),
     "pad": ("benchmarks.pad", "what one visitor can cost the pad's kernel, and what teaching adds"),
     "static-site": ("benchmarks.static_site", "the static (Pyodide) dashboard in a browser, offline"),
+    "attacks": ("benchmarks.attacks", "one hostile visitor against a class: what the others still get"),
 }
 
 

@@ -75,12 +75,16 @@ def test_malformed_v1_frames_are_named(frame, problem):
 def test_voila_and_jupyter_server_get_the_same_limits():
     voila, server = voila_config(), server_config()
     limit = voila["Voila"]["tornado_settings"]["websocket_max_message_size"]
-    assert limit == server["ServerApp"]["tornado_settings"]["websocket_max_message_size"] == 64 * 2**20
+    # 8 MiB: the pad's largest file (5 MB) and its JSON; the server reads no more of one message.
+    assert limit == server["ServerApp"]["tornado_settings"]["websocket_max_message_size"] == 8 * 2**20
     for config in (voila, server):
         assert config["VoilaConfiguration"]["template"] == "mlp-dashboard"
         # The page refuses, before sending, exactly what the server would drop.
         assert config["VoilaConfiguration"]["resources"]["mlp_dashboard"]["max_message_bytes"] == limit
         assert config["VoilaExporter"]["TagRemovePreprocessor"]["remove_cell_tags"] == ["notebook-only"]
+        # ?template=lab (or classic, reveal) would serve the page without this template.
+        assert config["VoilaConfiguration"]["allow_template_override"] == "NO"
+        assert config["VoilaConfiguration"]["allow_theme_override"] == "NO"
 
 
 def test_culling_frees_disconnected_kernels_and_never_connected_ones():

@@ -53,7 +53,7 @@ def lab(checkout_copy: Path) -> Iterator[JupyterServer]:
     assert (Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json").is_file(), (
         "pip install puts the dashboard's server settings in <venv>/etc/jupyter/"
     )
-    with JupyterServer(checkout_copy / DASHBOARD, cwd=checkout_copy) as server:
+    with JupyterServer(checkout_copy / DASHBOARD, root=checkout_copy) as server:
         yield server
 
 

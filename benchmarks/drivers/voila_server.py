@@ -19,6 +19,13 @@ directories of its own (so that no configuration in your home directory
 changes what is measured; the environment's configuration and templates still
 apply, as for a user), and ``--allow-root`` where tests run as root (Jupyter
 refuses to start as root otherwise). ``stop()`` ends the server and its kernels.
+pytest's ``PYTEST_CURRENT_TEST`` is not passed on: with it, a kernel does not
+forward what it writes to its stderr to the page (ipykernel's test switch), and
+a test would miss what a visitor sees.
+
+``root`` serves another checkout of the project (its ``voila.json``, notebook,
+template and ``mlp``, ahead of the installed one): ``python -m benchmarks
+attacks --root`` measures an older commit with today's benchmark.
 """
 
 from __future__ import annotations
@@ -88,14 +95,19 @@ class DashboardServer:
     """
 
     def __init__(
-        self, notebook: str | Path = NOTEBOOK, *, extra_args: tuple[str, ...] = (), cwd: str | Path = ROOT
+        self,
+        notebook: str | Path | None = None,
+        *,
+        extra_args: tuple[str, ...] = (),
+        root: str | Path | None = None,
     ) -> None:
-        self.cwd = Path(cwd).resolve()  # where the user starts the server: the repository's root
-        self.notebook = Path(notebook).resolve()
+        self.root = ROOT if root is None else Path(root).resolve()
+        default = self.root / NOTEBOOK.relative_to(ROOT)
+        self.notebook = Path(default if notebook is None else notebook).resolve()
         if not self.notebook.is_file():
             raise FileNotFoundError(f"no notebook at {self.notebook}")
-        if not self.notebook.is_relative_to(self.cwd):
-            raise ValueError(f"{self.notebook} is not in {self.cwd}, where the server runs")
+        if not self.notebook.is_relative_to(self.root):
+            raise ValueError(f"{self.notebook} is not in {self.root}, where the server runs")
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
@@ -128,6 +140,12 @@ class DashboardServer:
         self._home = tempfile.TemporaryDirectory(prefix="dashboard-server-")
         home = Path(self._home.name)
         env = dict(os.environ)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        if self.root != ROOT:  # another checkout: its package and its template first
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")]))
+            env["JUPYTER_PATH"] = os.pathsep.join(
+                filter(None, [str(self.root / "share" / "jupyter"), env.get("JUPYTER_PATH")])
+            )
         for name in _ISOLATED_DIRS:
             (home / name).mkdir()
             env[name] = str(home / name)
@@ -137,7 +155,7 @@ class DashboardServer:
         # A process group of its own, so that stop() reaches the kernels it starts, and nothing else.
         self.process = subprocess.Popen(
             self.command(home),
-            cwd=self.cwd,
+            cwd=self.root,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -250,7 +268,7 @@ class VoilaServer(DashboardServer):
             sys.executable,
             "-m",
             "voila",
-            str(self.notebook.relative_to(self.cwd)),
+            str(self.notebook.relative_to(self.root)),
             "--no-browser",
             f"--port={self.port}",
             "--Voila.ip=127.0.0.1",
@@ -281,7 +299,7 @@ class JupyterServer(DashboardServer):
     @property
     def served_root(self) -> Path:
         """The folder the server shows: what its URLs are relative to."""
-        return self.cwd if self.root_dir is None else self.cwd / self.root_dir
+        return self.root if self.root_dir is None else self.root / self.root_dir
 
     @property
     def page_url(self) -> str:

@@ -10,7 +10,11 @@ that machinery (``mlp.pad.canvas`` is the one for ipycanvas):
 
 * ``guard`` wraps the message handler of every widget of the pad, so that a
   message ipywidgets cannot handle is dropped and logged for whoever runs the
-  server, and never reaches the visitor as a traceback.
+  server, and never reaches the visitor as a traceback. Binary buffers (an
+  upload's bytes) are accepted by a ``FileUpload`` only. And the page may not
+  create widgets in the kernel: ipywidgets builds any widget a ``comm_open``
+  names, of any size (eight 40 MB ones took a kernel to 400 MB), and the pad
+  needs none from the page (:func:`refuse_widgets_from_the_page`).
 * ``uploaded_file`` reads a ``FileUpload`` value, or says it is not one.
 * ``receive``, ``click`` and ``file_chosen`` deliver a message as the kernel
   does, so that tests drive the pad exactly as a browser (or an attacker) would.
@@ -19,24 +23,57 @@ that machinery (``mlp.pad.canvas`` is the one for ipycanvas):
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 from IPython import get_ipython  # a dependency of ipywidgets
 
-__all__ = ["click", "file_chosen", "guard", "receive", "rejected_messages", "uploaded_file"]
+__all__ = [
+    "click",
+    "file_chosen",
+    "guard",
+    "receive",
+    "refuse_widgets_from_the_page",
+    "rejected_messages",
+    "server_stderr",
+    "uploaded_file",
+]
 
 log = logging.getLogger(__name__)
-# The pad's log (every mlp.pad logger's records reach it) is for whoever runs the server, so it
-# is not written through sys.stderr: a kernel forwards that to the page, traceback and all. The
-# process's own stderr is the server's log (a kernel inherits it from Jupyter or Voila), and a
-# handler here keeps Python's last-resort one, which writes to sys.stderr, out of it.
-if sys.__stderr__ is not None:
-    _server_log = logging.StreamHandler(sys.__stderr__)
+# Widget models the page may create in the kernel with a comm_open: none, the pad builds its own.
+PAGE_MAY_CREATE: frozenset[str] = frozenset()
+# Only a FileUpload receives bytes from the page (one file, as a binary buffer).
+TAKES_BUFFERS = (widgets.FileUpload,)
+# A page asks for every widget's state (~100 KB) once when it connects, again when it reconnects:
+# more often than this is a client making the kernel work for nothing.
+STATES_EVERY_S = 1.0
+
+
+def server_stderr() -> Any:
+    """The stream whoever runs the server reads (its log), never the page.
+
+    A kernel inherits its stderr from Jupyter or Voila, but ipykernel redirects
+    file descriptor 2 into a pipe and forwards what comes out of it to the page
+    as stderr output: ``sys.__stderr__`` writes there too. It keeps a copy of the
+    original descriptor, which is the server's log.
+    """
+    original = getattr(sys.stderr, "_original_stdstream_copy", None)
+    if isinstance(original, int):
+        return open(os.dup(original), "w", buffering=1, encoding="utf-8", errors="replace")
+    return sys.__stderr__
+
+
+# The pad's log (every mlp.pad logger's records reach it) is for whoever runs the server: a
+# handler here writes it there, and keeps Python's last-resort one (sys.stderr, the page) out of it.
+if (_stream := server_stderr()) is not None:
+    _server_log = logging.StreamHandler(_stream)
     _server_log.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
     logging.getLogger("mlp.pad").addHandler(_server_log)
+    logging.getLogger("mlp.pad").propagate = False  # the root logger's handlers may write to the page
 MAX_LOGGED = 20  # tracebacks of rejected messages written to the server's log; then only counted
 
 _rejected = 0
@@ -73,9 +110,94 @@ def guard(*roots: widgets.Widget) -> None:
     shape every browser message has, and runs the rest with tracebacks
     redirected to the server's log.
     """
+    refuse_widgets_from_the_page()
     for widget in _widget_tree(roots):
         if widget.comm is not None:
             widget.comm.on_msg(_guarded(widget))
+
+
+def refuse_widgets_from_the_page() -> None:
+    """From now on, a widget the page opens a comm for is refused (logged) unless in ``PAGE_MAY_CREATE``.
+
+    ipywidgets registers ``Widget.handle_comm_opened`` as the kernel's
+    ``jupyter.widget`` comm target: it builds whatever model the page names,
+    with whatever state it sends. Widgets the kernel creates itself do not pass
+    through here (their comm_open goes from the kernel to the page).
+    """
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    manager = getattr(kernel, "comm_manager", None)
+    if manager is None:  # not in a kernel: no page can open anything
+        return
+    manager.register_target("jupyter.widget", _page_widget_opened)
+    manager.register_target("jupyter.widget.control", _control_opened)
+    _kernel_log_to_the_server(kernel)
+
+
+def _control_opened(comm: Any, msg: dict) -> None:
+    """ipywidgets' control comm (all widgets' states at once), answering at most every ``STATES_EVERY_S``."""
+    widgets.Widget.handle_control_comm_opened(comm, msg)
+    answer = widgets.Widget._handle_control_comm_msg
+    last = -float("inf")
+
+    def throttled(message: dict) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < STATES_EVERY_S:
+            _reject_open("request_states again within a second")
+            return
+        last = now
+        answer(message)
+
+    comm.on_msg(throttled)
+
+
+def _kernel_log_to_the_server(kernel: Any) -> None:
+    """Every log record of the kernel (a comm that failed to open, its traceback) goes to the server log.
+
+    ipykernel logs what goes wrong handling a message through loggers with no
+    handler of their own, so Python's last resort writes them to ``sys.stderr``,
+    which a kernel forwards to the page: a crafted ``comm_open`` got a traceback
+    with the server's paths back. The root logger gets a handler to the server's log.
+    """
+    if _stream is None:
+        return
+    root = logging.getLogger()
+    if not root.handlers:  # else Python's last resort writes records of loggers with none to sys.stderr
+        handler = logging.StreamHandler(_stream)
+        handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s | %(message)s"))
+        root.addHandler(handler)
+    for logger in (getattr(kernel, "log", None), root):
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and _writes_to_stderr(handler.stream):
+                handler.setStream(_stream)
+
+
+def _writes_to_stderr(stream: Any) -> bool:
+    if stream is sys.stderr or stream is sys.__stderr__:
+        return True
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _page_widget_opened(comm: Any, msg: dict) -> None:
+    data = msg.get("content", {}).get("data") if isinstance(msg, dict) else None
+    state = data.get("state") if isinstance(data, dict) else None
+    model = state.get("_model_name") if isinstance(state, dict) else None
+    if model in PAGE_MAY_CREATE:
+        widgets.Widget.handle_comm_opened(comm, msg)
+        return
+    _reject_open(f"to create a widget {model!r}")
+    comm.close()
+
+
+def _reject_open(model: Any) -> None:
+    global _rejected
+    _rejected += 1
+    if _rejected <= MAX_LOGGED:
+        log.warning("refused what the page asked for (%.60r)", model)
 
 
 def _guarded(widget: widgets.Widget) -> Callable[[dict], None]:
@@ -86,6 +208,9 @@ def _guarded(widget: widgets.Widget) -> Callable[[dict], None]:
             method == "update" and not isinstance(data.get("state", {}), dict)
         ):
             _reject(widget, f"a message with method {method!r}")
+            return
+        if msg.get("buffers") and not isinstance(widget, TAKES_BUFFERS):
+            _reject(widget, "binary buffers")
             return
         shell = get_ipython()
         if shell is None:  # no kernel: ipywidgets logs the error itself

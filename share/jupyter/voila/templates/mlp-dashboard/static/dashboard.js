@@ -6,7 +6,10 @@
 //    whose kernel died or was culled, keeps showing the pad and silently ignores every stroke.
 //    The script watches the page's kernel websocket: when it closes (and no new one opens), or
 //    when the kernel reports that it is restarting or dead (a restarted kernel has none of the
-//    page's widgets), a banner asks the visitor to reload.
+//    page's widgets), a banner asks the visitor to reload. A kernel gone before the page connected
+//    (shut down, culled) gives no websocket at all: Voila's page asks the server for the kernel
+//    (`GET api/kernels/<id>`), gets 404 and silently shows no pad. The script watches for that
+//    answer too, and asks the server itself when a socket closes and once the page has loaded.
 // 2. Refuses, with a message, a file too large for one websocket message (the server's
 //    websocket_max_message_size, given by the template as data-max-message-bytes). Sent anyway,
 //    it would make the server close the page's connection without a word.
@@ -25,6 +28,8 @@
   // A file travels as one binary buffer in a message that also carries a little JSON.
   const ENVELOPE_BYTES = 64 * 1024;
   const KERNEL_CHANNELS = /\/api\/kernels\/[\w-]+\/channels/;
+  const KERNEL_MODEL = /\/api\/kernels\/[\w-]+\/?(\?|$)/;
+  const CHECK_AFTER_LOAD_MS = 10000; // the page's own connection is up within seconds of loading
   const LOST =
     "The connection to the server is lost, so your drawings are not read any more. " +
     "Reload the page to start again.";
@@ -91,6 +96,23 @@
     }
   }
 
+  function kernelGone() {
+    kernelStopped = true;
+    showBanner(STOPPED);
+  }
+
+  // Asks the server whether the page's kernel still exists: 404, it is gone for good.
+  function checkKernel() {
+    const config = document.getElementById("jupyter-config-data");
+    const kernelId = config === null ? null : JSON.parse(config.textContent).kernelId;
+    if (!kernelId || leaving) return;
+    nativeFetch(`${BASE_URL}api/kernels/${kernelId}`, { cache: "no-store" })
+      .then((response) => {
+        if (response.status === 404) kernelGone();
+      })
+      .catch(() => {}); // the server itself is unreachable: the socket's close says so
+  }
+
   function watch(socket) {
     socket.addEventListener("open", () => {
       openSockets.add(socket);
@@ -99,7 +121,10 @@
     socket.addEventListener("close", () => {
       openSockets.delete(socket);
       // The page's services reconnect by themselves: only a page with no socket left is cut off.
-      if (openSockets.size === 0) showBanner(kernelStopped ? STOPPED : LOST);
+      if (openSockets.size === 0) {
+        showBanner(kernelStopped ? STOPPED : LOST);
+        checkKernel(); // shut down or culled: say that, not "the connection is lost"
+      }
     });
     socket.addEventListener("message", (event) => {
       const state = kernelStatus(event.data);
@@ -109,6 +134,23 @@
       }
     });
   }
+
+  // Voila's page asks for its kernel's model before it opens any websocket: a 404 means no pad.
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = function (resource, options) {
+    const answer = nativeFetch(resource, options);
+    const url = resource instanceof Request ? resource.url : String(resource);
+    const method = (options && options.method) || (resource instanceof Request ? resource.method : "GET");
+    if (method.toUpperCase() === "GET" && KERNEL_MODEL.test(url)) {
+      answer
+        .then((response) => {
+          if (response.status === 404) kernelGone();
+        })
+        .catch(() => {});
+    }
+    return answer;
+  };
+  window.addEventListener("load", () => setTimeout(checkKernel, CHECK_AFTER_LOAD_MS));
 
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
