@@ -35,10 +35,8 @@ def examples_bytes(x: np.ndarray, y: np.ndarray) -> bytes:
 
 
 def model_bytes(model: Sequential) -> bytes:
-    """A model file of ``model``, which is left as it is (``save_model`` stamps what it saves)."""
-    copy = model.astype(model.dtype)
-    copy.metadata = dict(model.metadata)
-    return _written(MODEL_FILE, lambda path: save_model(copy, path))
+    """A model file of ``model`` (``save_model`` leaves the model's metadata as it was)."""
+    return _written(MODEL_FILE, lambda path: save_model(model, path))
 
 
 def kind(data: bytes) -> str | None:
