@@ -19,11 +19,13 @@ the opposite), and stretch the contrast so that the strongest ink is 1.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from mlp.nn.inputs import check_finite
+from mlp.pad import paper
 
 FRAME = 28
 BOX = 20
@@ -119,8 +121,59 @@ def centre_by_mass(patch: np.ndarray, frame: int = FRAME, centre: tuple[float, f
     return out
 
 
+@dataclass(frozen=True)
+class InkSteps:
+    """What each step of ``ink_steps`` makes of one picture, all ``(h, w)`` like it."""
+
+    gray: np.ndarray  # float32 grey levels in [0, 1], as given
+    dark_ink: bool  # pen on paper (True), or light strokes on a dark ground like the pad's
+    background: np.ndarray  # the paper's estimated shade at every pixel, uneven light included
+    flat: np.ndarray  # ink's contrast against that background: about 0 on paper, 1 for black ink
+    threshold: float  # Otsu's threshold on ``flat``: ink above, paper below
+    noise: float  # how far paper reaches into ``flat`` (its median + 3 standard deviations), at least 0
+    strokes: np.ndarray  # bool: the pieces of ink kept (the digit's strokes, not specks or texture)
+    ink: np.ndarray  # float32 in [0, 1]: 0 background, 1 a stroke at its typical strength
+
+
+def ink_steps(image: np.ndarray) -> InkSteps:
+    """The steps from a grayscale ``image`` (as ``preprocess_digit`` takes it) to ink, one by one.
+
+    A document scanner's recipe (``mlp.pad.paper``): estimate the paper's
+    shade and divide it out, choose the ink/paper threshold from this image's
+    histogram (Otsu), keep the pieces of ink that make the digit and drop
+    specks, then stretch: paper noise becomes 0 and a typical stroke 1. On a
+    clean drawing (a flat background of one shade) every step but the stretch
+    leaves the ink as it is. Raises ``EmptyDrawingError`` when nothing stands
+    out from the paper by ``MIN_CONTRAST``.
+    """
+    gray = _as_gray(image)
+    dark_ink = paper.ink_is_dark(gray)
+    background = paper.estimate_background(gray, dark_ink)
+    flat = paper.flatten(gray, background, dark_ink)
+    threshold = paper.otsu_threshold(flat)
+    strong = flat > threshold
+    # A stroke's typical strength, and how far the paper's noise reaches: the two ends of the stretch.
+    stroke = float(np.median(flat[strong])) if strong.any() else 0.0
+    below = flat[~strong]
+    spread = 1.4826 * float(np.median(np.abs(below - np.median(below)))) if below.size else 0.0
+    noise = max(float(np.median(below)) + 3 * spread, 0.0) if below.size else 0.0
+    if stroke - noise < MIN_CONTRAST:
+        raise EmptyDrawingError(
+            "no digit found: the image is blank or nothing on it stands out from the background"
+        )
+    strokes = paper.keep_strokes(flat > noise, strong)
+    ink = np.where(strokes, (flat - noise) * (1 / (stroke - noise)), 0).astype(np.float32)
+    np.clip(ink, 0.0, 1.0, out=ink)
+    return InkSteps(gray, dark_ink, background, flat, threshold, noise, strokes, ink)
+
+
 def _as_ink(image: np.ndarray) -> np.ndarray:
-    """``image`` as float32 ink: 0 for background, 1 for the strongest stroke."""
+    """``image`` as float32 ink: 0 for background, 1 for a stroke (``ink_steps``' last step)."""
+    return ink_steps(image).ink
+
+
+def _as_gray(image: np.ndarray) -> np.ndarray:
+    """``image`` checked, as a float32 copy in [0, 1]; a clear ``TypeError`` or ``ValueError`` if unusable."""
     image = np.asarray(image)
     if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
         hint = " (for 0-255 pixels use .astype(np.uint8))" if np.issubdtype(image.dtype, np.integer) else ""
@@ -132,7 +185,7 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must be a 2-D grayscale array, got shape {image.shape}{hint}")
     if image.size == 0:
         raise ValueError(f"image has no pixels (shape {image.shape})")
-    pixels = image.astype(np.float32)  # always a copy: we modify it in place below
+    pixels = image.astype(np.float32)  # always a copy: the caller's array is never modified
     if image.dtype == np.uint8:
         pixels *= 1 / 255
     else:
@@ -143,19 +196,7 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
             f"float images must lie in [0, 1], got values in [{low:g}, {high:g}] "
             "(for 0-255 pixels, divide by 255)"
         )
-    # The border is mostly background in any sensible picture of a digit:
-    # a light border means dark ink on light paper, so we invert.
-    border = np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
-    background = float(np.median(border))
-    if background > 0.5:
-        np.subtract(1, pixels, out=pixels)
-        background, high = 1 - background, 1 - low
-    if high - background < MIN_CONTRAST:
-        raise EmptyDrawingError("no digit found: the image is blank or has too little contrast")
-    # In place: a second full-size temporary costs more than all the arithmetic.
-    pixels -= background
-    pixels *= 1 / (high - background)
-    return np.clip(pixels, 0.0, 1.0, out=pixels)
+    return pixels
 
 
 def read_image(data: bytes) -> np.ndarray:
