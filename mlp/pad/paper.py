@@ -14,25 +14,33 @@ has a texture and the camera blurs. Each step below undoes one of these:
 3. ``otsu_threshold``: the threshold that best separates ink from paper in
    this image's own histogram (Otsu, 1979), instead of a fixed grey level.
 4. ``keep_strokes``: the connected pieces of ink, of which we keep the
-   digit's strokes (the pieces with much ink) and drop specks and paper
-   texture (pieces with little, or none above the threshold).
+   digit's strokes (the large pieces) and drop specks and paper texture;
+   ``grow`` then gives the kept strokes back their faint edges.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-# The background is estimated on a grid of this many blocks along the longer side: large enough
-# that a block is wider than a pen stroke, small enough to follow light falling off across a page.
-BLOCKS = 8
+# The background is estimated on a grid of this many blocks along the longer side: fine enough to
+# follow the edge of a shadow across the page to within a block.
+BLOCKS = 24
+# Blocks that are mostly ink are replaced by the paper around them within this many blocks. A closing
+# removes dark bands up to 2 * CLOSING + 1 blocks wide, and a stroke up to 2 * CLOSING blocks wide
+# makes at most that many blocks mostly ink: strokes up to a sixth of the image's side, as bold as
+# MNIST's own strokes in a digit that fills the picture. A step (a shadow's edge) passes unchanged.
+CLOSING = 2
 # A block smaller than this many pixels would be narrower than the strokes of a small image.
 MIN_BLOCK = 4
 # Pieces of ink with less than this fraction of the largest piece's ink are specks, not strokes.
 # MNIST's broken strokes (a 5 whose bar does not touch its body) carry far more.
 MIN_PIECE = 0.1
+# Ink is the minority of a picture of a digit: "ink" covering more than half of it is paper.
+MAX_INK_SHARE = 0.5
 
 
 def block_medians(gray: np.ndarray, blocks: int = BLOCKS) -> tuple[np.ndarray, int]:
@@ -50,13 +58,13 @@ def block_medians(gray: np.ndarray, blocks: int = BLOCKS) -> tuple[np.ndarray, i
     return np.median(tiles, axis=-1).astype(np.float32), side
 
 
-def _neighbourhood(grid: np.ndarray, reduce) -> np.ndarray:
-    """``reduce`` (np.maximum or np.minimum) over each cell's 3 × 3 neighbourhood, edges repeated."""
-    padded = np.pad(grid, 1, mode="edge")
+def _neighbourhood(grid: np.ndarray, reduce, radius: int = CLOSING) -> np.ndarray:
+    """``reduce`` (np.maximum or np.minimum) over each cell's square neighbourhood, edges repeated."""
+    padded = np.pad(grid, radius, mode="edge")
     rows, cols = grid.shape
-    out = padded[1 : rows + 1, 1 : cols + 1].copy()
-    for dr in range(3):
-        for dc in range(3):
+    out = grid.copy()
+    for dr in range(2 * radius + 1):
+        for dc in range(2 * radius + 1):
             reduce(out, padded[dr : dr + rows, dc : dc + cols], out=out)
     return out
 
@@ -66,10 +74,11 @@ def estimate_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
 
     A block's median is the paper's shade unless ink covers more than half of
     it. Such blocks are darker than their neighbours (lighter, for light ink
-    on a dark ground), and a closing on the coarse grid (the 3 × 3 maximum,
-    then the 3 × 3 minimum) replaces them by their neighbours' shade; a slowly
-    varying shade, such as light falling off across the page, passes through
-    unchanged. Bilinear interpolation between block centres makes it smooth.
+    on a dark ground), and a closing on the coarse grid (the maximum over
+    ``2 * CLOSING + 1`` blocks square, then the minimum) replaces them by
+    their neighbours' shade, while light falling off across the page and the
+    edge of a shadow pass through unchanged. Bilinear interpolation between
+    block centres makes it smooth.
     """
     coarse, side = block_medians(gray)
     first, second = (np.maximum, np.minimum) if dark_ink else (np.minimum, np.maximum)
@@ -78,22 +87,6 @@ def estimate_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     # Pillow's bilinear resize interpolates between pixel centres: block centres land on theirs.
     smooth = Image.fromarray(coarse, mode="F").resize((cols * side, rows * side), Image.Resampling.BILINEAR)
     return np.asarray(smooth)[: gray.shape[0], : gray.shape[1]]
-
-
-def ink_is_dark(gray: np.ndarray) -> bool:
-    """Whether ``gray`` ``(h, w)`` holds dark ink on light paper (else light strokes on a dark ground).
-
-    Paper is most of the picture, so the median is paper; ink is a small share
-    of pixels far from it on one side. The tail reaching farther from the
-    median (its 0.1 % and 99.9 % points) is the ink. Light falling off across
-    the page stretches both tails alike; deciding from the border instead
-    fails when half of it lies in shade. With no tail at all (a flat picture),
-    light paper means dark ink.
-    """
-    low, middle, high = np.percentile(gray, [0.1, 50, 99.9])
-    if middle - low == high - middle:
-        return bool(middle > 0.5)
-    return bool(middle - low > high - middle)
 
 
 def flatten(gray: np.ndarray, background: np.ndarray, dark_ink: bool) -> np.ndarray:
@@ -133,6 +126,67 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float((split + 0.5) / (bins - 1))
 
 
+@dataclass(frozen=True)
+class Separation:
+    """Ink told from paper under one guess of which is which (dark ink on light paper, or the reverse)."""
+
+    dark_ink: bool
+    background: np.ndarray  # (h, w): the paper's shade, from ``estimate_background``
+    flat: np.ndarray  # (h, w): ink's contrast against it, from ``flatten``
+    threshold: float  # Otsu's threshold on ``flat``
+    stroke: float  # a stroke's typical contrast: the median of ``flat`` above the threshold
+    noise: float  # how far the paper reaches: its median + 3 standard deviations (robust), at least 0
+    opposite: float  # as far on the other side: minus the median of as many of the lowest values, >= 0
+    ink_share: float  # the fraction of pixels above the threshold
+
+    @property
+    def contrast(self) -> float:
+        """How far a typical stroke stands out from the paper's noise."""
+        return self.stroke - self.noise
+
+    @property
+    def plausibility(self) -> float:
+        """How much more the ink stands out on its side than anything on the other side; -1 if it is most.
+
+        Under the wrong guess, what is taken for ink is what the background
+        estimate got wrong (a halo around the real strokes, a shadow's edge)
+        and the real strokes stand out as far on the other side.
+        """
+        return self.stroke - self.opposite if self.ink_share <= MAX_INK_SHARE else -1.0
+
+
+def separate(gray: np.ndarray, dark_ink: bool) -> Separation:
+    """Background, flattened contrast, Otsu's threshold and the levels of paper and ink for ``gray``."""
+    background = estimate_background(gray, dark_ink)
+    flat = flatten(gray, background, dark_ink)
+    threshold = otsu_threshold(flat)
+    strong = flat > threshold
+    count = int(strong.sum())
+    stroke = (
+        float(np.percentile(flat[strong], float(__import__("os").environ.get("PCT", "50")))) if count else 0.0
+    )
+    opposite = max(-float(np.median(np.partition(flat.ravel(), count - 1)[:count])), 0.0) if count else 0.0
+    below = flat[~strong]
+    noise = 0.0
+    if below.size:
+        middle = float(np.median(below))
+        spread = 1.4826 * float(np.median(np.abs(below - middle)))  # the standard deviation, were it normal
+        noise = max(middle + 3 * spread, 0.0)
+    return Separation(dark_ink, background, flat, threshold, stroke, noise, opposite, count / flat.size)
+
+
+def best_separation(gray: np.ndarray) -> Separation:
+    """``separate`` under both guesses (dark ink or light), and the more plausible one.
+
+    Paper is most of a picture and ink little of it, standing out on one
+    side. Under the wrong guess either the "ink" covers most of the picture
+    (the paper, taken for ink) or the real strokes stand out on the other
+    side. Deciding from the border or the median instead fails when a shadow
+    covers half of the page.
+    """
+    return max((separate(gray, dark) for dark in (False, True)), key=lambda s: s.plausibility)
+
+
 def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The 8-connected pieces of a boolean ``mask`` ``(h, w)``, as horizontal runs of pixels.
 
@@ -168,29 +222,36 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
             piece = root
 
 
-def keep_strokes(weak: np.ndarray, strong: np.ndarray, min_piece: float = MIN_PIECE) -> np.ndarray:
-    """The pieces of ``weak`` (bool ``(h, w)``) that hold a real share of the ``strong`` pixels.
+def keep_strokes(strong: np.ndarray, min_piece: float = MIN_PIECE) -> np.ndarray:
+    """The pieces of ``strong`` (bool ``(h, w)``) with at least ``min_piece`` of the largest one's pixels.
 
-    Hysteresis, as in edge detection: a piece of faint ink (``weak``) is kept
-    when it holds at least ``min_piece`` times as many ``strong`` pixels as
-    the piece holding the most, so a stroke keeps its faint edges while
-    specks, paper texture and a stray mark far smaller than the digit go.
-    Returns the kept pixels, bool ``(h, w)``.
+    Pen strokes make a few large pieces; specks, paper texture and a stray
+    mark far smaller than the digit go. Returns the kept pixels, bool ``(h, w)``.
     """
-    row, start, stop, piece = label_pieces(weak)
-    kept = np.zeros(weak.shape, dtype=bool)
+    row, start, stop, piece = label_pieces(strong)
+    width = strong.shape[1]
     if len(row) == 0:
-        return kept
-    # Strong pixels per run, from each row's running count.
-    running = np.pad(np.cumsum(strong, axis=1, dtype=np.int64), ((0, 0), (1, 0)))
-    per_run = running[row, stop] - running[row, start]
-    per_piece = np.bincount(piece, weights=per_run, minlength=len(row))
-    largest = per_piece.max()
-    if largest == 0:
-        return kept
-    keep = per_piece[piece] >= max(min_piece * largest, 1)
-    # Paint the kept runs: +1 where a run starts, -1 where it stops, summed along each row.
-    paint = np.zeros((weak.shape[0], weak.shape[1] + 1), dtype=np.int32)
-    np.add.at(paint, (row[keep], start[keep]), 1)
-    np.add.at(paint, (row[keep], stop[keep]), -1)
-    return np.cumsum(paint, axis=1)[:, :-1] > 0
+        return np.zeros(strong.shape, dtype=bool)
+    # Runs never cross a row's end, so positions in the flattened image count them.
+    first, last = row * width + start, row * width + stop
+    per_piece = np.bincount(piece, weights=stop - start, minlength=len(row))
+    keep = per_piece[piece] >= min_piece * per_piece.max()
+    # Paint the kept runs: +1 where a run starts, -1 where it stops, summed along the image
+    # (one 1-D cumulative sum: much faster than one along every row).
+    paint = np.zeros(strong.size + 1, dtype=np.int32)
+    np.add.at(paint, first[keep], 1)
+    np.add.at(paint, last[keep], -1)
+    return (np.cumsum(paint[:-1]) > 0).reshape(strong.shape)
+
+
+def grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` (bool ``(h, w)``) grown by ``radius`` pixels in every direction (a square dilation)."""
+    grown = mask.copy()
+    for _ in range(radius):
+        step = grown.copy()
+        step[1:] |= grown[:-1]
+        step[:-1] |= grown[1:]
+        step[:, 1:] |= step[:, :-1].copy()
+        step[:, :-1] |= step[:, 1:].copy()
+        grown = step
+    return grown
