@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classroom": ("benchmarks.classroom", "a class on one server: kernels, memory, many pages at once"),
     "teach": ("benchmarks.teach", "teaching the pad a handwriting: time, accuracy, forgetting"),
     "pad": ("benchmarks.pad", "what one visitor can cost the pad's kernel, and what teaching adds"),
+    "photos": ("benchmarks.photos", "photos of handwritten digits against clean scans, before and now"),
 }
 
 

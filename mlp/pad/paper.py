@@ -118,9 +118,12 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     below = np.cumsum(share)[:-1]  # w(k) for splits after level k = 0 .. bins-2
     moment = np.cumsum(share * np.arange(bins))[:-1]
     total = moment[-1] + share[-1] * (bins - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (total * below - moment) ** 2 / (below * (1 - below))
-    between = np.nan_to_num(between, nan=-1.0)
+    spread = below * (1 - below)
+    between = np.zeros_like(spread)
+    split_here = spread > 1e-12  # both classes have values: no split at or beyond the extremes
+    between[split_here] = (total * below[split_here] - moment[split_here]) ** 2 / spread[split_here]
+    if between.max() <= 0:  # a single grey level: nothing to split
+        return 0.5
     best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
     split = (best[0] + best[-1]) / 2  # the middle of a plateau of equally good splits
     return float((split + 0.5) / (bins - 1))
