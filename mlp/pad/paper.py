@@ -34,6 +34,10 @@ BLOCKS = 24
 # makes at most that many blocks mostly ink: strokes up to a sixth of the image's side, as bold as
 # MNIST's own strokes in a digit that fills the picture. A step (a shadow's edge) passes unchanged.
 CLOSING = 2
+# A block whose median differs from the paper around it by more than this (a share of the paper's
+# light) is mostly ink: ink that stands out less is no ink to ``preprocess_digit`` (its
+# MIN_CONTRAST), and light falling off to a third across the page changes two blocks by less.
+INK_BLOCK = 0.2
 # A block smaller than this many pixels would be narrower than the strokes of a small image.
 MIN_BLOCK = 4
 # Pieces of ink with less than this fraction of the largest piece's ink are specks, not strokes.
@@ -73,16 +77,20 @@ def estimate_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     """The paper's shade at every pixel of ``gray`` ``(h, w)`` in [0, 1]: ``(h, w)`` float32.
 
     A block's median is the paper's shade unless ink covers more than half of
-    it. Such blocks are darker than their neighbours (lighter, for light ink
-    on a dark ground), and a closing on the coarse grid (the maximum over
-    ``2 * CLOSING + 1`` blocks square, then the minimum) replaces them by
-    their neighbours' shade, while light falling off across the page and the
-    edge of a shadow pass through unchanged. Bilinear interpolation between
-    block centres makes it smooth.
+    it. Such blocks are darker than the paper around them (lighter, for light
+    strokes on a dark ground): a closing on the coarse grid (the maximum over
+    ``2 * CLOSING + 1`` blocks square, then the minimum) finds that paper,
+    and passes the edge of a shadow unchanged. We take it only for blocks it
+    changes by more than ``INK_BLOCK`` (blocks of ink): near the border of a
+    page lit unevenly, it would also lift the dim side a little. Bilinear
+    interpolation between block centres makes the shade smooth.
     """
-    coarse, side = block_medians(gray)
+    medians, side = block_medians(gray)
     first, second = (np.maximum, np.minimum) if dark_ink else (np.minimum, np.maximum)
-    coarse = _neighbourhood(_neighbourhood(coarse, first), second)
+    closed = _neighbourhood(_neighbourhood(medians, first), second)
+    # Dark ink: how much of the paper's light a block's median lacks; light strokes: how much it adds.
+    change = (closed - medians) / np.maximum(closed, 1 / 255) if dark_ink else medians - closed
+    coarse = np.where(change > INK_BLOCK, closed, medians)
     rows, cols = coarse.shape
     # Pillow's bilinear resize interpolates between pixel centres: block centres land on theirs.
     smooth = Image.fromarray(coarse, mode="F").resize((cols * side, rows * side), Image.Resampling.BILINEAR)
@@ -165,9 +173,7 @@ def separate(gray: np.ndarray, dark_ink: bool) -> Separation:
     threshold = otsu_threshold(flat)
     strong = flat > threshold
     count = int(strong.sum())
-    stroke = (
-        float(np.percentile(flat[strong], float(__import__("os").environ.get("PCT", "50")))) if count else 0.0
-    )
+    stroke = float(np.median(flat[strong])) if count else 0.0
     opposite = max(-float(np.median(np.partition(flat.ravel(), count - 1)[:count])), 0.0) if count else 0.0
     below = flat[~strong]
     noise = 0.0
