@@ -47,10 +47,16 @@ def test_a_lighting_gradient_is_removed(model):
     photo = paper_shade * (1 - 0.9 * ink)
     background = paper.estimate_background(photo, dark_ink=True)
     far_from_ink = ~paper.grow(ink > 0, 6)
-    error = np.abs(background - paper_shade)[far_from_ink]
-    assert np.percentile(error, 99) < 0.01 and error.max() < 0.03, "the estimate follows the light"
+    error = np.abs(background - paper_shade)
+    # Within two blocks (of 12 pixels) of the dim border the closing lifts the shade by up to two
+    # blocks' fall of the light (2 × 12 × 0.9 × 0.6 / 280 = 0.046): it cannot see beyond the picture.
+    interior = far_from_ink.copy()
+    interior[:, -24:] = False
+    assert error[interior].max() < 0.012, "the estimate follows the light"
+    assert error[far_from_ink].max() < 0.05
     flat = paper.flatten(photo, background, dark_ink=True)
-    assert np.abs(flat[far_from_ink]).max() < 0.05, "paper is 0 in full light and in shade"
+    assert np.abs(flat[interior]).max() < 0.02, "paper is 0 in full light and in shade"
+    assert np.abs(flat[far_from_ink]).max() < 0.12, "and stays far below the ink's 0.9 at the dim border"
     core = ink == 1
     np.testing.assert_allclose(flat[core], 0.9, atol=0.05)  # ink: its contrast with the paper, everywhere
     # Read as the clean drawing is read, and a scan-only reading (the paper's shade) cannot.

@@ -82,9 +82,9 @@ def test_mnist_test_digits_keep_their_accuracy(mnist_test, model):
     accuracy = model.accuracy(processed, labels)
     assert accuracy >= 0.985, f"accuracy after preprocess_digit: {accuracy:.2%}"
     assert np.mean(model.predict(processed) == model.predict(images)) >= 0.995, "the same answers"
-    # Most come back nearly unchanged: a typical stroke is stretched to full strength and specks
-    # far from the strokes are dropped, nothing else.
-    assert np.mean(np.abs(processed - images).max(axis=(1, 2)) < 0.05) > 0.9
+    # Most come back nearly unchanged: the stronger half of a stroke is stretched to full strength
+    # (as most of MNIST's stroke pixels already are), and small pieces apart from the digit dropped.
+    assert np.mean(np.abs(processed - images).mean(axis=(1, 2)) < 0.02) > 0.9
 
 
 def test_enlarged_shifted_inverted_digits_are_read_like_the_originals(mnist_test, model):

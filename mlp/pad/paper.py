@@ -34,10 +34,6 @@ BLOCKS = 24
 # makes at most that many blocks mostly ink: strokes up to a sixth of the image's side, as bold as
 # MNIST's own strokes in a digit that fills the picture. A step (a shadow's edge) passes unchanged.
 CLOSING = 2
-# A block whose median differs from the paper around it by more than this (a share of the paper's
-# light) is mostly ink: ink that stands out less is no ink to ``preprocess_digit`` (its
-# MIN_CONTRAST), and light falling off to a third across the page changes two blocks by less.
-INK_BLOCK = 0.2
 # A block smaller than this many pixels would be narrower than the strokes of a small image.
 MIN_BLOCK = 4
 # Pieces of ink with less than this fraction of the largest piece's ink are specks, not strokes.
@@ -79,18 +75,15 @@ def estimate_background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     A block's median is the paper's shade unless ink covers more than half of
     it. Such blocks are darker than the paper around them (lighter, for light
     strokes on a dark ground): a closing on the coarse grid (the maximum over
-    ``2 * CLOSING + 1`` blocks square, then the minimum) finds that paper,
-    and passes the edge of a shadow unchanged. We take it only for blocks it
-    changes by more than ``INK_BLOCK`` (blocks of ink): near the border of a
-    page lit unevenly, it would also lift the dim side a little. Bilinear
-    interpolation between block centres makes the shade smooth.
+    ``2 * CLOSING + 1`` blocks square, then the minimum) replaces them by that
+    paper, and passes the edge of a shadow unchanged. Bilinear interpolation
+    between block centres makes the shade smooth. Within ``CLOSING`` blocks
+    of the border, light falling off towards it is overestimated by up to
+    that many blocks' fall: the closing cannot see beyond the picture.
     """
     medians, side = block_medians(gray)
     first, second = (np.maximum, np.minimum) if dark_ink else (np.minimum, np.maximum)
-    closed = _neighbourhood(_neighbourhood(medians, first), second)
-    # Dark ink: how much of the paper's light a block's median lacks; light strokes: how much it adds.
-    change = (closed - medians) / np.maximum(closed, 1 / 255) if dark_ink else medians - closed
-    coarse = np.where(change > INK_BLOCK, closed, medians)
+    coarse = _neighbourhood(_neighbourhood(medians, first), second)
     rows, cols = coarse.shape
     # Pillow's bilinear resize interpolates between pixel centres: block centres land on theirs.
     smooth = Image.fromarray(coarse, mode="F").resize((cols * side, rows * side), Image.Resampling.BILINEAR)
