@@ -1,6 +1,6 @@
 """Photos of handwritten digits: are they read as well as scans of the same digits?
 
-    python -m benchmarks photos                 # 400 digits × 5 conditions, about a minute
+    python -m benchmarks photos                 # 400 digits × 8 conditions: minutes
     python -m benchmarks photos --digits 100    # a quicker look
 
 **The photo set.** Digits written by people the network never learned from:
@@ -8,19 +8,25 @@ MNIST's *test* digits (their writers are not among the training set's), each
 rendered as ink on paper and photographed, under named conditions. A digit is
 enlarged to a pen stroke 160-260 pixels tall (bicubic, then a soft threshold
 gives the stroke crisp, anti-aliased edges, as a pen's), put at a random place
-on a page of 300-560 pixels a side, inked in its colour on paper of its colour
+on a page 140-300 pixels larger, inked in its colour on paper of its colour
 and lit, then the camera adds its blur, noise and compression:
 
 * ``clean scan``: black ink on white paper, nothing else (the reference);
-* ``grey paper + noise``: dark ink on mid-grey paper, sensor noise σ 6-14 grey levels;
+* ``grey paper + noise``: dark ink on mid-grey paper (120-185), sensor noise
+  σ 6-14 grey levels;
 * ``uneven light``: the light falls off across the page to 35-60 % of its
   brightest, in a random direction, with a vignette and slight noise;
+* ``shadow``: a straight, soft-edged shadow (a hand, a phone) across the page
+  at a random angle and place, taking 35-60 % of the light;
 * ``colour + texture + blur``: blue ballpoint on tinted paper, paper texture
-  (fibres at two scales), a blur of 1-2.5 pixels and noise;
-* ``phone photo``: all of the above at once, a slight rotation (±8°), and
-  JPEG at quality 30-70.
+  (fibres and blotches), a blur of 1-2.5 pixels and noise;
+* ``pencil``: grey graphite (80-140) on white paper, slightly blurred, noise;
+* ``JPEG``: dark ink on grey paper saved at JPEG quality 15-45;
+* ``phone photo``: all of it at once (tinted or grey paper, blue or black
+  ink, light falling off, sometimes a shadow, texture, blur, noise), a slight
+  rotation (±8°), and JPEG at quality 30-70.
 
-Every image is encoded as a file (PNG, or JPEG for phone photos) and read by
+Every image is encoded as a file (PNG; JPEG for two conditions) and read by
 ``read_image`` as the pad and ``python -m mlp predict`` read an upload. Each
 digit is read through the preprocessing of today (``preprocess_digit``) and of
 before (``scan_only_preprocess``: the scanner-less recipe of commit f977a14,
