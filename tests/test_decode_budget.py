@@ -194,3 +194,15 @@ def test_refusals_cost_no_memory_where_decoding_cost_a_hundred_megabytes(tmp_pat
     *refusals, control = growth
     assert control > 14_000_000, f"the instrument sees Pillow's 16 MB image: {control / 1e6:.1f} MB"
     assert max(refusals) < 5_000_000, f"refusals took {[round(g / 1e6, 1) for g in refusals]} MB"
+
+
+def test_the_cli_refuses_them_with_the_same_words(tmp_path, capsys, no_decoding):
+    """``python -m mlp predict`` reads files with the pad's ``read_image``: one plain line, no traceback."""
+    from mlp.cli.predict import main
+
+    path = tmp_path / "scans.jpg"
+    path.write_bytes(many_scans())
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"this tool can read: the JPEG is stored in more than {MAX_JPEG_SCANS} scans" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
