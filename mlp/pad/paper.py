@@ -140,7 +140,7 @@ class Separation:
     threshold: float  # Otsu's threshold on ``flat``
     stroke: float  # a stroke's typical contrast: the median of ``flat`` above the threshold
     noise: float  # how far the paper reaches: its median + 3 standard deviations (robust), at least 0
-    opposite: float  # as far on the other side: minus the median of as many of the lowest values, >= 0
+    opposite: float  # as far on the other side: minus the mean of as many of the lowest values, >= 0
     ink_share: float  # the fraction of pixels above the threshold
 
     @property
@@ -167,7 +167,11 @@ def separate(gray: np.ndarray, dark_ink: bool) -> Separation:
     strong = flat > threshold
     count = int(strong.sum())
     stroke = float(np.median(flat[strong])) if count else 0.0
-    opposite = max(-float(np.median(np.partition(flat.ravel(), count - 1)[:count])), 0.0) if count else 0.0
+    # The mean (not the median) of as many of the lowest values, each counted down to -1 at most: a
+    # real stroke on the other side shows even where it covers only part of them, and a few pixels
+    # divided by a wrongly dark background estimate cannot outweigh the rest.
+    lowest = np.partition(flat.ravel(), count - 1)[:count] if count else np.zeros(1, flat.dtype)
+    opposite = max(-float(np.maximum(lowest, -1).mean()), 0.0)
     below = flat[~strong]
     noise = 0.0
     if below.size:
