@@ -8,6 +8,9 @@ gives a learner the course, not this folder)::
     python -m benchmarks classroom   # a class on one server: kernels, memory, many pages at once
     python -m benchmarks teach       # teaching the pad a handwriting: time, accuracy, forgetting
     python -m benchmarks pad         # what one visitor can cost the pad's kernel
+    python -m benchmarks photos      # photos of handwritten digits against clean scans
+    python -m benchmarks static-site # the static (Pyodide) dashboard in a browser, offline
+    python -m benchmarks attacks     # one hostile visitor against a class: what the others still get
 
 ``benchmarks.drivers`` starts the dashboard's server and drives it in headless
 Chromium as a user does, for these benchmarks and for the browser tests.

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pad": ("benchmarks.pad", "what one visitor can cost the pad's kernel, and what teaching adds"),
     "static-site": ("benchmarks.static_site", "the static (Pyodide) dashboard in a browser, offline"),
     "attacks": ("benchmarks.attacks", "one hostile visitor against a class: what the others still get"),
+    "photos": ("benchmarks.photos", "photos of handwritten digits against clean scans, before and now"),
 }
 
 

@@ -21,6 +21,7 @@ from mlp.pad.preprocess import (
     preprocess_digit,
     read_image,
 )
+from mlp.pad.styles import raster_of, strokes
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +70,21 @@ def blob(shape: tuple[int, int], seed: int) -> np.ndarray:
 # --- MNIST in, MNIST out ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mnist_test_digits_keep_their_accuracy(mnist_test, model):
+    """Clean scans stay as they were: the photo steps (background, threshold, strokes) change little.
+
+    MNIST's test digits are already made this way. All 10,000: the shipped
+    model reads 99.1 % of them as they are; 98.5 % is issue 18's floor.
+    """
     images, labels = mnist_test
     processed = np.stack([preprocess_digit(image) for image in images])
     accuracy = model.accuracy(processed, labels)
-    assert accuracy >= 0.97, f"accuracy after preprocess_digit: {accuracy:.2%}"
-    # MNIST digits are already made this way: most come back unchanged.
-    assert np.mean(np.abs(processed - images).max(axis=(1, 2)) < 1e-3) > 0.5
+    assert accuracy >= 0.985, f"accuracy after preprocess_digit: {accuracy:.2%}"
+    assert np.mean(model.predict(processed) == model.predict(images)) >= 0.995, "the same answers"
+    # Most come back nearly unchanged: the stronger half of a stroke is stretched to full strength
+    # (as most of MNIST's stroke pixels already are), and small pieces apart from the digit dropped.
+    assert np.mean(np.abs(processed - images).mean(axis=(1, 2)) < 0.02) > 0.9
 
 
 def test_enlarged_shifted_inverted_digits_are_read_like_the_originals(mnist_test, model):
@@ -122,17 +131,26 @@ def test_position_on_the_page_does_not_matter():
     np.testing.assert_array_equal(preprocess_digit(a), preprocess_digit(b))
 
 
-def test_dark_on_light_is_inverted():
-    light_on_dark = (blob((120, 90), seed=5) * 255).astype(np.uint8)
+def pen_strokes(seed: int) -> np.ndarray:
+    """A 7 drawn with the pad's brush (``styles``): light strokes on black, (280, 280) float32."""
+    return raster_of(strokes("seven", np.random.default_rng(seed))).image
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dark_on_light_is_inverted(seed):
+    light_on_dark = np.round(pen_strokes(seed) * 255).astype(np.uint8)
     np.testing.assert_allclose(
         preprocess_digit(255 - light_on_dark), preprocess_digit(light_on_dark), atol=1e-6
     )
 
 
-def test_grey_paper_and_faint_pen_are_stretched_to_full_contrast():
-    clean = blob((100, 100), seed=7)
+@pytest.mark.parametrize("seed", range(3))
+def test_grey_paper_and_faint_pen_are_stretched_to_full_contrast(seed):
+    clean = pen_strokes(seed)
     photo = 0.8 - 0.5 * clean  # grey pen on grey paper
-    np.testing.assert_allclose(preprocess_digit(photo), preprocess_digit(clean), atol=1e-5)
+    # Otsu's threshold is chosen among 256 grey levels of each picture's own contrast, which
+    # here is 0.625 of the clean one's: the stroke's level (the stretch) can move by a grey level.
+    np.testing.assert_allclose(preprocess_digit(photo), preprocess_digit(clean), atol=2 / 255)
 
 
 def test_uint8_and_float_inputs_agree():
@@ -281,15 +299,15 @@ def test_unusable_files_raise_image_file_error(data, message):
 
 def test_decoding_is_budgeted_by_the_bytes_it_allocates():
     """A PNG is decoded whole: colour costs 4 bytes a pixel, grey 1; a JPEG is decoded reduced, in grey."""
-    colour_side = int((MAX_DECODED_BYTES / 4) ** 0.5)
+    colour_side = int((MAX_DECODED_BYTES / 4) ** 0.5) - 10  # the decoder's rows take a little too
 
     def colour(side: int) -> bytes:
         return encode(picture("RGBA", (side, side), ink=(0, 0, 0, 255), paper=(255, 255, 255, 255)), "PNG")
 
     assert read_image(colour(colour_side)).shape == (MAX_SIDE, MAX_SIDE)
     with pytest.raises(ImageFileError, match="more than can be read here"):
-        read_image(colour(colour_side + 40))
-    grey = Image.new("L", (colour_side + 40, colour_side + 40), 255)  # the same size in grey is fine
+        read_image(colour(colour_side + 50))
+    grey = Image.new("L", (colour_side + 50, colour_side + 50), 255)  # the same size in grey is fine
     assert read_image(encode(grey, "PNG")).shape == (MAX_SIDE, MAX_SIDE)
     width = 8000
     photo = picture("RGB", (width, MAX_PIXELS // width - 1), ink=(0, 0, 0), paper=(255, 255, 255))

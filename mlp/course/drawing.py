@@ -94,3 +94,46 @@ def plot_digits(images: np.ndarray, titles: list[str], *, columns: int | None = 
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_photo_steps(photo: np.ndarray, steps, answer: str = ""):  # -> matplotlib Figure
+    """Eight panels: a photo and what each photo step (``mlp.pad.preprocess.ink_steps``) makes of it.
+
+    ``photo`` is the picture as taken (RGB or grey, any size), ``steps`` the
+    ``InkSteps`` of its grey levels, ``answer`` the network's, for the last panel's title.
+    """
+    import matplotlib.pyplot as plt
+
+    from mlp.pad.preprocess import preprocess_digit
+
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6.4))
+    axes = axes.ravel()
+    axes[0].imshow(photo, cmap="gray" if np.ndim(photo) == 2 else None)
+    axes[0].set_title("the photo")
+    axes[1].imshow(steps.gray, cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"1. grey levels, {steps.gray.shape[0]} × {steps.gray.shape[1]}")
+    axes[2].imshow(steps.background, cmap="gray", vmin=0, vmax=1)
+    axes[2].set_title("2. the paper's shade (background)")
+    axes[3].imshow(np.clip(steps.flat, 0, 1), cmap="gray", vmin=0, vmax=1)
+    axes[3].set_title("3. ink against its paper (flat-field)")
+    values = np.clip(steps.flat, 0, 1).ravel()
+    axes[4].hist(values, bins=64, range=(0, 1), color="tab:gray", log=True)
+    axes[4].axvline(
+        steps.threshold, color="tab:orange", lw=2, label=f"Otsu's threshold {steps.threshold:.2f}"
+    )
+    axes[4].axvline(steps.noise, color="tab:cyan", lw=2, ls="--", label=f"paper's noise {steps.noise:.2f}")
+    axes[4].legend(fontsize=8, frameon=False)
+    axes[4].set_title("4. a threshold from this photo")
+    axes[4].set_xlabel("contrast against the paper")
+    axes[5].imshow(steps.flat > steps.threshold, cmap="gray")
+    axes[5].set_title("5. above the threshold")
+    axes[6].imshow(steps.ink, cmap="gray", vmin=0, vmax=1)
+    axes[6].set_title("6. strokes kept, specks dropped")
+    axes[7].imshow(preprocess_digit(steps.gray), cmap="gray", vmin=0, vmax=1)
+    axes[7].set_title(f"7. MNIST's steps, 28 × 28{': ' + answer if answer else ''}")
+    for ax in axes:
+        if ax is not axes[4]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -19,11 +19,14 @@ the opposite), and stretch the contrast so that the strongest ink is 1.
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from mlp.nn.inputs import check_finite
+from mlp.pad import jpeg, paper
 
 FRAME = 28
 BOX = 20
@@ -43,15 +46,32 @@ NOISE_FLOOR = 0.1
 # this side, which is still fifty times the 20 pixels the network will see.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 1024
+# Pictures are cleaned (background, threshold, strokes) at most this large: the network sees 20
+# pixels, and a pen stroke stays several pixels wide at this size even in a digit a tenth as tall.
+WORK_SIDE = 512
+# How far (pixels) below-threshold ink next to a stroke still counts as its edge: a pen's or an
+# anti-aliased edge, or a little blur. Farther out, faint marks are the paper's.
+EDGE = 2
 # What decoding may allocate, checked from the header before decoding: each
-# visitor's kernel decodes their upload, and a class shares one server. A JPEG
-# is decoded at a reduced size (1/2 to 1/8) and in grayscale, so even a
-# 40-megapixel photo stays far below; a PNG is decoded whole, at 4 bytes a
-# pixel in colour (Pillow pads RGB to 32 bits), so this admits 6 megapixels in
-# colour (a phone's screenshot is 3 to 4) or 24 in grayscale, and decoding
-# peaks at about twice this. A 165 KB, 40-megapixel RGBA PNG used to cost
-# 486 MB and over a second; now it is refused in milliseconds.
+# visitor's kernel decodes their upload, and a class shares one server. We count
+# what Pillow and libjpeg allocate (``_decoding_bytes``): the decoded image at
+# its mode's bytes a pixel (Pillow pads RGB to 4), the decoder's rows at full
+# width, and, for a JPEG sent in several scans (progressive), libjpeg's
+# coefficients of every component at full size (2 bytes each, 64 per 8 × 8
+# block), which it holds whatever the reduced size it decodes at. A baseline JPEG is
+# decoded at a reduced size (1/2 to 1/8) and in grayscale, so even a
+# 40-megapixel photo stays far below; a PNG is decoded whole, so this admits 6
+# megapixels in colour (a phone's screenshot is 3 to 4) or 24 in grayscale; a
+# progressive JPEG about 8 megapixels in colour. Decoding peaks at about twice
+# this. A 165 KB, 40-megapixel RGBA PNG used to cost 486 MB and over a second, a
+# 40-megapixel progressive JPEG 175 MB: now both are refused in milliseconds.
 MAX_DECODED_BYTES = 24_000_000
+# A picture more than this many times longer than wide is no photo of a digit, and one of
+# 1 × 23 million pixels cost 193 MB of row buffers to decode: refused from the header.
+MAX_ASPECT = 10
+# A progressive JPEG sends its picture in scans, and decoding passes over all of it once per scan:
+# cameras and editors use about 10; a 2.8 MB file with 2,000 scans took over a minute of CPU.
+MAX_JPEG_SCANS = 64
 # Image files larger than this are refused unread, by the pad and by ``python -m mlp predict``:
 # a photo of one digit needs far less.
 MAX_FILE_BYTES = 5_000_000
@@ -119,8 +139,74 @@ def centre_by_mass(patch: np.ndarray, frame: int = FRAME, centre: tuple[float, f
     return out
 
 
+@dataclass(frozen=True)
+class InkSteps:
+    """What each step of ``ink_steps`` makes of one picture, all ``(h, w)`` like ``gray``."""
+
+    gray: np.ndarray  # float32 grey levels in [0, 1], shrunk to at most ``WORK_SIDE`` a side
+    dark_ink: bool  # pen on paper (True), or light strokes on a dark ground like the pad's
+    background: np.ndarray  # the paper's estimated shade at every pixel, uneven light included
+    flat: np.ndarray  # ink's contrast against that background: about 0 on paper, 1 for black ink
+    threshold: float  # Otsu's threshold on ``flat``: ink above, paper below
+    noise: float  # how far paper reaches into ``flat`` (its median + 3 standard deviations), at least 0
+    stroke: float  # a stroke's typical contrast in ``flat``
+    strokes: np.ndarray  # bool: the pieces of ink kept (the digit's strokes, not specks or texture)
+    ink: np.ndarray  # float32 in [0, 1]: 0 background, 1 a stroke at its typical strength
+
+
+def ink_steps(image: np.ndarray) -> InkSteps:
+    """The steps from a grayscale ``image`` (as ``preprocess_digit`` takes it) to ink, one by one.
+
+    A document scanner's recipe (``mlp.pad.paper``): estimate the paper's
+    shade and divide it out, choose the ink/paper threshold from this image's
+    histogram (Otsu), keep the pieces of ink that make the digit and drop
+    specks, then stretch: paper noise becomes 0 and a typical stroke 1. On a
+    clean drawing (a flat background of one shade) every step but the stretch
+    leaves the ink as it is. Raises ``EmptyDrawingError`` when nothing stands
+    out from the paper by ``MIN_CONTRAST``.
+    """
+    gray = _shrunk(_as_gray(image), WORK_SIDE)
+    found = paper.best_separation(gray)
+    if found.contrast < MIN_CONTRAST:
+        raise EmptyDrawingError(
+            "no digit found: the image is blank or nothing on it stands out from the background"
+        )
+    # The strokes' faint edges, below the threshold, belong to them: the pixels within EDGE of a kept
+    # stroke that stand out from the paper's noise.
+    strong = paper.keep_strokes(found.flat > found.threshold)
+    strokes = paper.grow(strong, EDGE) & (found.flat > found.noise)
+    ink = np.where(strokes, (found.flat - found.noise) * (1 / found.contrast), 0).astype(np.float32)
+    np.clip(ink, 0.0, 1.0, out=ink)
+    return InkSteps(
+        gray,
+        found.dark_ink,
+        found.background,
+        found.flat,
+        found.threshold,
+        found.noise,
+        found.stroke,
+        strokes,
+        ink,
+    )
+
+
+def _shrunk(gray: np.ndarray, side: int) -> np.ndarray:
+    """``gray`` with its longer side at most ``side``, each pixel the mean of those it covers."""
+    height, width = gray.shape
+    if max(height, width) <= side:
+        return gray
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(gray, mode="F").resize(size, Image.Resampling.BOX))
+
+
 def _as_ink(image: np.ndarray) -> np.ndarray:
-    """``image`` as float32 ink: 0 for background, 1 for the strongest stroke."""
+    """``image`` as float32 ink: 0 for background, 1 for a stroke (``ink_steps``' last step)."""
+    return ink_steps(image).ink
+
+
+def _as_gray(image: np.ndarray) -> np.ndarray:
+    """``image`` checked, as a float32 copy in [0, 1]; a clear ``TypeError`` or ``ValueError`` if unusable."""
     image = np.asarray(image)
     if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
         hint = " (for 0-255 pixels use .astype(np.uint8))" if np.issubdtype(image.dtype, np.integer) else ""
@@ -132,7 +218,7 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must be a 2-D grayscale array, got shape {image.shape}{hint}")
     if image.size == 0:
         raise ValueError(f"image has no pixels (shape {image.shape})")
-    pixels = image.astype(np.float32)  # always a copy: we modify it in place below
+    pixels = image.astype(np.float32)  # always a copy: the caller's array is never modified
     if image.dtype == np.uint8:
         pixels *= 1 / 255
     else:
@@ -143,30 +229,22 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
             f"float images must lie in [0, 1], got values in [{low:g}, {high:g}] "
             "(for 0-255 pixels, divide by 255)"
         )
-    # The border is mostly background in any sensible picture of a digit:
-    # a light border means dark ink on light paper, so we invert.
-    border = np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
-    background = float(np.median(border))
-    if background > 0.5:
-        np.subtract(1, pixels, out=pixels)
-        background, high = 1 - background, 1 - low
-    if high - background < MIN_CONTRAST:
-        raise EmptyDrawingError("no digit found: the image is blank or has too little contrast")
-    # In place: a second full-size temporary costs more than all the arithmetic.
-    pixels -= background
-    pixels *= 1 / (high - background)
-    return np.clip(pixels, 0.0, 1.0, out=pixels)
+    return pixels
 
 
 def read_image(data: bytes) -> np.ndarray:
     """Decode PNG or JPEG bytes into a ``uint8`` grayscale array, at most ``MAX_SIDE`` pixels a side.
 
-    Decoding stays within ``MAX_DECODED_BYTES``, which is checked before a
-    pixel is decoded. Phone photos are turned upright (EXIF orientation). Transparent pixels
-    get a shade chosen so the digit stays visible: a black digit on a
-    transparent background becomes black on white, a white one white on black,
-    and holes in an opaque picture take the shade of its paper. Raises
-    ``ImageFileError`` for anything that is not a PNG or JPEG image.
+    Before a pixel is decoded, from the file's header (and a JPEG's markers):
+    pictures over ``MAX_PIXELS``, longer than ``MAX_ASPECT`` times their
+    width, JPEGs in more than ``MAX_JPEG_SCANS`` scans, and anything whose
+    decoding would allocate more than ``MAX_DECODED_BYTES`` are refused. A
+    JPEG is decoded straight at a reduced size (``draft``). Phone photos are
+    turned upright (EXIF orientation). Transparent pixels get a shade chosen
+    so the digit stays visible: a black digit on a transparent background
+    becomes black on white, a white one white on black, and holes in an
+    opaque picture take the shade of its paper. Raises ``ImageFileError`` for
+    anything that is not a PNG or JPEG image, or too costly to decode.
     """
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
@@ -176,15 +254,35 @@ def read_image(data: bytes) -> np.ndarray:
                     f"the image is {width} × {height} pixels, "
                     f"more than the limit of {MAX_PIXELS // 1_000_000} megapixels"
                 )
-            image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
-            _check_decoding_budget(image)
+            if max(width, height) > MAX_ASPECT * min(width, height):
+                raise ImageFileError(
+                    f"the image is {width} × {height} pixels, more than {MAX_ASPECT} times longer than "
+                    "wide: crop it to the digit"
+                )
+            scans = (
+                jpeg.count_scans(data, stop_after=MAX_JPEG_SCANS + 1)
+                if image.format in ("JPEG", "MPO")
+                else 0
+            )
+            if scans > MAX_JPEG_SCANS:
+                raise ImageFileError(
+                    f"the JPEG is stored in more than {MAX_JPEG_SCANS} scans (a camera's or an editor's "
+                    "progressive JPEG has about 10): save it again as an ordinary JPEG or a PNG"
+                )
+            # JPEG: decode straight at 1/2 to 1/8 of the size and in grayscale, as close above the
+            # final size as it goes; no effect on a PNG.
+            scale = MAX_SIDE / max(width, height)
+            image.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))
+            needed = _decoding_bytes(image, (width, height), scans)
+            if needed > MAX_DECODED_BYTES:
+                raise ImageFileError(_too_costly(image, (width, height), scans, needed))
             image.thumbnail((MAX_SIDE, MAX_SIDE))  # in place: the full-size pixels are freed
             image = ImageOps.exif_transpose(image)  # on the small image; the box is square
+            alpha = None
             if image.mode.startswith("I"):  # a 16-bit grayscale PNG: converting it to RGBA would clip at 255
-                gray, alpha = (
-                    np.asarray(image, dtype=np.float32) / 65535,
-                    np.ones(image.size[::-1], np.float32),
-                )
+                gray = np.asarray(image, dtype=np.float32) / 65535
+            elif image.mode == "L":  # a JPEG decoded in grayscale, or a grey PNG: no colour to mix
+                gray = np.asarray(image, dtype=np.float32) / 255
             else:
                 rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255  # (h, w, 4)
                 gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (h, w, 3) @ (3,)
@@ -200,7 +298,7 @@ def read_image(data: bytes) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow reports unknown formats, truncated and corrupt files with these.
         raise ImageFileError(f"not a readable PNG or JPEG image ({e})") from e
-    if alpha.min() < 1:
+    if alpha is not None and alpha.min() < 1:
         visible_is_light = (gray * alpha).sum() > 0.5 * alpha.sum()
         # Mostly transparent: what is visible is the ink, so lay it on the opposite
         # shade. Mostly opaque: what is visible is the paper, so fill the holes with it.
@@ -209,14 +307,59 @@ def read_image(data: bytes) -> np.ndarray:
     return np.round(gray * 255).astype(np.uint8)
 
 
-def _check_decoding_budget(image: Image.Image) -> None:
-    """Refuse, from its header, an image whose decoded pixels would take more than ``MAX_DECODED_BYTES``."""
-    width, height = image.size  # after ``draft``: the size that will be decoded
-    bytes_per_pixel = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(image.mode, 4)
-    if width * height * bytes_per_pixel > MAX_DECODED_BYTES:
-        colour = bytes_per_pixel == 4
-        limit = MAX_DECODED_BYTES / bytes_per_pixel / 1e6
-        raise ImageFileError(
-            f"the image is {width} × {height} pixels, more than can be read here "
-            f"({limit:.0f} megapixels {'in colour' if colour else 'at this depth'}; a smaller copy will do)"
+# Bytes a pixel of each Pillow mode takes once decoded; the other modes (RGB included) take 4.
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+def _decoding_bytes(image: Image.Image, full_size: tuple[int, int], scans: int) -> int:
+    """What decoding ``image`` (opened, after ``draft``) allocates, from its header: bytes.
+
+    The decoded image (its size after ``draft``, at its mode's bytes a pixel);
+    the decoder's rows at full width (at most 16 bytes a pixel across: two
+    rows of a 16-bit RGBA PNG, or a JPEG's rows of 8 × 8 blocks); and for a
+    JPEG in several scans, the coefficients of every component at full size.
+    """
+    width, height = image.size
+    total = width * height * _MODE_BYTES.get(image.mode, 4) + 16 * full_size[0] * max(
+        1, len(image.getbands())
+    )
+    if scans > 1:
+        total += _jpeg_coefficient_bytes(image, full_size)
+    return total
+
+
+def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
+    """libjpeg's coefficient arrays for a multi-scan JPEG: 64 two-byte coefficients per 8 × 8 block.
+
+    Each component has its own resolution (``image.layer``: id, horizontal
+    and vertical sampling factors, table), e.g. colour at half the width and
+    height of brightness, rounded up to whole blocks of its sampling factor.
+    """
+    width, height = full_size
+    layers = getattr(image, "layer", None) or [(0, 1, 1, 0)]
+    h_max = max(h for _, h, _, _ in layers)
+    v_max = max(v for _, _, v, _ in layers)
+    blocks = 0
+    for _, h, v, _ in layers:
+        across = math.ceil(math.ceil(width * h / h_max) / 8)
+        down = math.ceil(math.ceil(height * v / v_max) / 8)
+        blocks += math.ceil(across / h) * h * math.ceil(down / v) * v
+    return blocks * 64 * 2
+
+
+def _too_costly(image: Image.Image, full_size: tuple[int, int], scans: int, needed: int) -> str:
+    """Why an image is refused by the decoding budget, in words a visitor can act on."""
+    width, height = full_size
+    limit = f"{MAX_DECODED_BYTES / 1e6:.0f} MB"
+    if scans > 1:
+        return (
+            f"the image is a {width} × {height} progressive JPEG, which takes {needed / 1e6:.0f} MB to "
+            f"decode, more than the {limit} an upload may use: save a smaller copy, or as an ordinary JPEG"
         )
+    bytes_per_pixel = _MODE_BYTES.get(image.mode, 4)
+    megapixels = MAX_DECODED_BYTES / bytes_per_pixel / 1e6
+    depth = "in colour" if bytes_per_pixel == 4 else "at this depth"
+    return (
+        f"the image is {width} × {height} pixels, more than can be read here "
+        f"({megapixels:.0f} megapixels {depth}; a smaller copy will do)"
+    )
