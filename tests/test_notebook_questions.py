@@ -1,7 +1,7 @@
-"""Notebooks 06, 07 and 09 as committed: questions that ask for thought, results that never break a cell.
+"""Notebooks 06, 07, 08 and 09 as committed: questions that ask for thought, results that never break a cell.
 
 * Every "Predict, then ..." question is followed by its folded answer, then by a code cell that shows it;
-  07 and 09 have two or three each, 06 a decision on the validation curves.
+  07, 08 and 09 have two or three each, 06 a decision on the validation curves.
 * Each exercise's result variable is set in an earlier cell, so that an exercise cell with a syntax error
   cannot make a later cell fail with NameError; no checker's result is echoed a second time as its repr.
 * With every stub untouched, 06 names each stand-in of the network it trains: the course's code, said so.
@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-MINE = {"06": "06_better_training", "07": "07_inside_the_network", "09": "09_teach_it_your_handwriting"}
+MINE = {
+    "06": "06_better_training",
+    "07": "07_inside_the_network",
+    "08": "08_from_drawing_to_input",
+    "09": "09_teach_it_your_handwriting",
+}
 
 
 def cells(number: str) -> list[dict]:
@@ -35,7 +40,7 @@ def outputs(cell: dict) -> str:
     return "".join(parts)
 
 
-@pytest.mark.parametrize(("number", "at_least"), [("06", 1), ("07", 3), ("09", 2)])
+@pytest.mark.parametrize(("number", "at_least"), [("06", 1), ("07", 3), ("08", 2), ("09", 2)])
 def test_each_question_has_a_folded_answer_then_a_cell_that_shows_it(number, at_least):
     notebook = cells(number)
     questions = [i for i, cell in enumerate(notebook) if "**Predict, then" in source(cell)]
