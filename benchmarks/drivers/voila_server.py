@@ -288,7 +288,7 @@ class JupyterServer(DashboardServer):
         root_dir: str | Path | None = None,
         **kwargs: Any,
     ) -> None:
-        """``root_dir``: the folder the command names (``jupyter lab notebooks/``), relative to ``cwd``."""
+        """``root_dir``: the folder the command names (``jupyter lab notebooks/``), relative to ``root``."""
         super().__init__(notebook, **kwargs)
         if app not in ("lab", "server"):
             raise ValueError(f"app is 'lab' or 'server', not {app!r}")
