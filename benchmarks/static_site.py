@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import functools
 import http.server
-import itertools
 import json
 import os
 import statistics
@@ -41,8 +40,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from benchmarks.drivers.pages import CHROMIUM, LATENCY_PROBE, ONE
-from benchmarks.drivers.voila_server import CHROMIUM_FLAGS
+from benchmarks.drivers.pages import CHROMIUM, LATENCY_PROBE, ONE, draw
+from benchmarks.drivers.voila_server import CHROMIUM_FLAGS, PAINTED
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -150,24 +149,8 @@ def open_dashboard(context: BrowserContext, site_url: str, timeout_ms: float = C
     """(page, ms from navigation to the pad painted) for the site's front door, which leads to the pad."""
     page = context.new_page()
     page.goto(site_url, wait_until="commit", timeout=timeout_ms)
-    page.wait_for_function(
-        """() => { const c = document.querySelector("canvas.dp-canvas");
-                  return c !== null && c.getContext("2d").getImageData(4, 4, 1, 1).data[3] === 255; }""",
-        timeout=timeout_ms,
-        polling=100,
-    )
+    page.wait_for_function(PAINTED, timeout=timeout_ms, polling=100)
     return page, page.evaluate("performance.now()")
-
-
-def draw(page: Page, *strokes: list[tuple[float, float]]) -> None:
-    """Drag the mouse through each stroke's points (CSS pixels on the pad)."""
-    box = page.locator("canvas.dp-canvas").bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for (x0, y0), (x, y) in itertools.pairwise(stroke):
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=max(1, round(np.hypot(x - x0, y - y0) / 20)))
-        page.mouse.up()
 
 
 def clear_and_draw(page: Page, *strokes: list[tuple[float, float]]) -> None:

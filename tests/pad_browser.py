@@ -104,3 +104,18 @@ def canvas_pixel(page: Page, x: float, y: float) -> list[int]:
         " return Array.from(c.getContext('2d').getImageData(x * k, y * k, 1, 1).data); }",
         [x, y],
     )
+
+
+# Records, in the page, every state of the teaching message and every width of the shown progress bar:
+# the Voila page and the static site both show Teach's progress.
+RECORD_TEACHING = """() => {
+    window.__teaching = {states: [], bars: []};
+    new MutationObserver(() => {
+        const said = document.querySelector('.dp-said');
+        const bar = document.querySelector('.dp-progress .progress-bar');
+        const seen = window.__teaching;
+        if (said && seen.states.at(-1) !== said.dataset.state) seen.states.push(said.dataset.state);
+        const shown = bar && bar.closest('.dp-progress').offsetParent !== null;
+        if (shown && seen.bars.at(-1) !== bar.style.width) seen.bars.push(bar.style.width);
+    }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from pad_browser import TIMEOUT_MS, button, mouse_draw, open_pad
+from pad_browser import RECORD_TEACHING, TIMEOUT_MS, button, mouse_draw, open_pad
 from playwright.sync_api import Browser, Page, expect
 
 from benchmarks.drivers.voila_server import VoilaServer
@@ -22,19 +22,6 @@ from mlp.pad.widget import PIXEL_RATIO
 from mlp.training.model_io import DEFAULT_MODEL_PATH
 
 pytestmark = pytest.mark.browser
-
-# Records, in the page, every state of the teaching message and every width of the progress bar.
-RECORD_TEACHING = """() => {
-    window.__teaching = {states: [], bars: []};
-    new MutationObserver(() => {
-        const said = document.querySelector('.dp-said');
-        const bar = document.querySelector('.dp-progress .progress-bar');
-        const seen = window.__teaching;
-        if (said && seen.states.at(-1) !== said.dataset.state) seen.states.push(said.dataset.state);
-        const shown = bar && bar.closest('.dp-progress').offsetParent !== null;
-        if (shown && seen.bars.at(-1) !== bar.style.width) seen.bars.push(bar.style.width);
-    }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
 
 
 @pytest.fixture(scope="module")

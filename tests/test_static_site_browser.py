@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pad_browser import RECORD_TEACHING
 from playwright.sync_api import Browser, Page, expect
 
 from benchmarks import static_site
@@ -28,18 +29,6 @@ from mlp.training.examples import ExamplesFileError, load_examples
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIMEOUT_MS = static_site.COLD_TIMEOUT_MS  # the first open boots Pyodide: half a minute, minutes under load
-# Records, in the page, every state of the teaching message and every width of the shown progress bar.
-RECORD_TEACHING = """() => {
-    window.__teaching = {states: [], bars: []};
-    new MutationObserver(() => {
-        const said = document.querySelector('.dp-said');
-        const bar = document.querySelector('.dp-progress .progress-bar');
-        const seen = window.__teaching;
-        if (said && seen.states.at(-1) !== said.dataset.state) seen.states.push(said.dataset.state);
-        const shown = bar && bar.closest('.dp-progress').offsetParent !== null;
-        if (shown && seen.bars.at(-1) !== bar.style.width) seen.bars.push(bar.style.width);
-    }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
-}"""
 
 
 @pytest.fixture(scope="module")
