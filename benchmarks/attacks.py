@@ -18,6 +18,12 @@ Targets (issue 17): the second visitor's answer p99 ≤ 150 ms during every
 attack, a new page drawable as fast as without the attack, the server ≤ +200
 MB, the attacker's own kernel ≤ 300 MB.
 
+The attacker is another client than the visitors: its page loads come from
+``--attacker-address`` (127.0.0.2, loopback too), the visitors' from
+127.0.0.1. ``--attacker-address 127.0.0.1`` plays an attacker behind the
+class's own address (a student of the class, or one NAT for everyone): the
+server cannot tell them apart, and page loads are shared among all of them.
+
 ``--root DIR`` serves another checkout (e.g. ``git archive`` of an older
 commit) with today's benchmark: figures before and after a change. Figures
 depend on the machine and what else runs on it: print ``uptime`` beside them.
@@ -29,6 +35,8 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import http.client
 import json
 import os
 import platform
@@ -54,11 +62,25 @@ ATTACK_S = 15  # each attack runs at most this long (the load part); the second 
 
 # --- the attacker's tools -------------------------------------------------------------------------
 
+# Where the attacker's page loads come from (main() sets it from --attacker-address).
+ATTACKER_ADDRESS = "127.0.0.2"
+
+
+class _FromAttacker(urllib.request.HTTPHandler):
+    """Plain HTTP from ``ATTACKER_ADDRESS`` (any 127.x address reaches a server on 127.0.0.1)."""
+
+    def http_open(self, req):
+        return self.do_open(
+            functools.partial(http.client.HTTPConnection, source_address=(ATTACKER_ADDRESS, 0)), req
+        )
+
 
 def get_page(server: VoilaServer, query: str = "") -> tuple[int, str | None, str]:
-    """``GET /`` without JavaScript: ``(status, kernel id or None, html)``."""
+    """``GET /`` without JavaScript, from the attacker's address: ``(status, kernel id or None, html)``."""
     try:
-        with urllib.request.urlopen(server.page_url + query, timeout=120) as response:
+        with urllib.request.build_opener(_FromAttacker).open(
+            server.page_url + query, timeout=120
+        ) as response:
             html = response.read().decode(errors="replace")
             status = response.status
     except urllib.error.HTTPError as e:
@@ -295,7 +317,14 @@ def crafted_comm(server: VoilaServer, kernel_id: str, stop: threading.Event) -> 
     return {"traceback_sent_back": "Traceback" in text, "server_path_sent_back": sys.prefix in text}
 
 
+def nothing(server: VoilaServer, kernel_id: str, stop: threading.Event) -> dict[str, Any]:
+    """No attack (the control): the third visitor's page opening is all that happens."""
+    stop.wait(ATTACK_S)
+    return {}
+
+
 ATTACKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "nothing": nothing,
     "big_message": big_message,
     "idle_websockets": idle_websockets,
     "anonymous_gets": anonymous_gets,
@@ -480,6 +509,7 @@ def print_summary(results: dict[str, Any], names: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global ATTACKER_ADDRESS  # the attacker's tools read it
     description = __doc__.split("\n")[0]
     parser = argparse.ArgumentParser(prog="python -m benchmarks attacks", description=description)
     parser.add_argument(
@@ -489,12 +519,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-timeout", type=float, default=60, help="how long a third visitor waits (60 s)"
     )
+    parser.add_argument(
+        "--attacker-address",
+        default=ATTACKER_ADDRESS,
+        help=f"the attacker's page loads come from here ({ATTACKER_ADDRESS}; the visitors': 127.0.0.1)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     args.only = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in args.only if n not in ATTACKS]
     if unknown:
         parser.error(f"unknown attacks {unknown}; known: {', '.join(ATTACKS)}")
+    ATTACKER_ADDRESS = args.attacker_address
     if CHROMIUM is None:
         print("Chromium not found (apt-get install chromium): nothing to measure", file=sys.stderr)
         return 1
@@ -503,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average {load};"
-        f" serving {args.root or 'this checkout'} as the README starts it, on 127.0.0.1"
+        f" serving {args.root or 'this checkout'} as the README starts it, on 127.0.0.1;"
+        f" the attacker loads pages from {ATTACKER_ADDRESS}"
     )
     with sync_playwright() as playwright:
         browser = launch(playwright)

@@ -7,7 +7,7 @@ they are taken and summed up at the end against their goals:
 1. **One after another**: ``--sequential`` pages (20), each opened, drawn on
    and closed before the next. After each: kernel processes (the one kept
    ready for the next visitor included, once a closed page's kernel has
-   exited) and server memory. Goal: never more kernels than the open pages + 1;
+   exited) and server memory. Goal: never more kernels than the open pages + the kept ones;
    back to the idle baseline.
 2. **Reloads**: ``--reload-pages`` pages (5) open together, each reloaded
    ``--reloads`` times (5), as a class pressing F5. Same figures, same goal.
@@ -55,12 +55,12 @@ MB = 1e6
 
 
 def settle(server: VoilaServer, open_pages: int, limit_s: float = 30) -> dict[str, float]:
-    """Kernels (the preheated one included) and server memory, once no more than open pages + 1 remain.
+    """Kernels (the kept ones included) and server memory, once no more than open pages + kept remain.
 
     A closed page's kernel takes a moment to exit: this waits up to ``limit_s`` for it, and says how long.
     """
     start = time.monotonic()
-    while server.kernel_processes() > open_pages + 1 and time.monotonic() - start < limit_s:
+    while server.kernel_processes() > open_pages + pool_size() and time.monotonic() - start < limit_s:
         time.sleep(0.1)
     rss, _ = server.memory()
     return {"kernels": server.kernel_processes(), "after_s": time.monotonic() - start, "server_mb": rss / MB}
@@ -240,7 +240,7 @@ def print_summary(r: dict[str, Any]) -> None:
         most = max(s["most_kernels_open"], s.get("most_kernels_closed", 0))
         print(
             f"  {title:<18} at most {most} kernels with {open_pages} page(s) open"
-            f" [<= open pages + 1: {verdict(most <= open_pages + 1)}];"
+            f" [<= open pages + {pool_size()} kept: {verdict(most <= open_pages + pool_size())}];"
             f" idle again {'never' if back is None else f'{back:.1f} s'} after the last close"
             f" [within the culling interval: {verdict(back is not None)}]"
         )

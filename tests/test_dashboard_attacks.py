@@ -29,7 +29,8 @@ from tornado.httpclient import HTTPClientError
 from benchmarks.drivers.kernel_socket import KernelSocket, RawWebSocket, v1_frame
 from benchmarks.drivers.voila_server import ROOT, VoilaServer
 from mlp.serve import websocket
-from mlp.serve.kernels import CLASS_FULL
+from mlp.serve.kernels import CLASS_FULL, TOO_MANY_PAGES
+from mlp.serve.turns import all_cpus, render_cpus
 from mlp.serve.websocket import host_allowed, v1_frame_problem
 
 pytestmark = pytest.mark.slow
@@ -321,3 +322,62 @@ def test_over_the_kernel_cap_a_visitor_reads_that_the_class_is_full():
             time.sleep(0.2)
         second, _ = page_kernel(server)
         assert server.kernel_running(second)
+
+
+# --- page loads: one client cannot take the kept kernels, nor every render ---------------------------
+
+SCRIPT = "127.0.0.2"  # another client than the visitors (127.0.0.1): any 127.x address is loopback
+
+
+def get_from(server: VoilaServer, address: str) -> tuple[int, str | None, str]:
+    """``GET /`` without JavaScript from ``address``: ``(status, kernel id or None, html)``."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", server.port, timeout=120, source_address=(address, 0)
+    )
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        html = response.read().decode()
+    finally:
+        connection.close()
+    found = re.search(r'"kernelId": "([\w-]+)"', html)
+    return response.status, found.group(1) if found else None, html
+
+
+def wait_kept_kernels(server: VoilaServer) -> None:
+    deadline = time.monotonic() + 120
+    while "is filled with" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert "is filled with" in server.log()
+
+
+def kernel_process(server: VoilaServer, kernel_id: str):
+    (process,) = [p for p in server.processes()[1:] if any(kernel_id in part for part in p.cmdline())]
+    return process
+
+
+def test_a_script_loading_pages_gets_one_kept_kernel_then_a_plain_refusal():
+    """Pages that never connect: the first takes a kept kernel, the next wait their turn for a new one,
+    and past ``max_unconnected_per_client`` the script reads a sentence; a visitor still gets a kept one."""
+    with VoilaServer(extra_args=("--ClassroomKernelManager.max_unconnected_per_client=3",)) as server:
+        wait_kept_kernels(server)
+        time.sleep(1)
+        kept = [p for p in server.processes()[1:] if "ipykernel" in " ".join(p.cmdline())]
+        assert len(kept) == 2
+        if len(all_cpus()) > 1:  # they ran the notebook off the first CPU, left to visitors who draw
+            assert all(set(p.cpu_affinity()) == render_cpus() for p in kept)
+        loads = [get_from(server, SCRIPT) for _ in range(5)]
+        assert [status for status, _, _ in loads] == [200, 200, 200, 503, 503]
+        served = [kernel_id for _, kernel_id, _ in loads if kernel_id]
+        log = server.log()
+        assert [f"Using pre-heated kernel: {k}" in log for k in served] == [True, False, False]
+        for _, _, html in loads[3:]:
+            assert TOO_MANY_PAGES in html
+            assert "Traceback" not in html and str(ROOT) not in html
+        status, visitor, _ = get_from(server, "127.0.0.1")
+        assert status == 200
+        assert f"Using pre-heated kernel: {visitor}" in server.log()
+        # A page's kernel, once its page is sent, runs on every CPU.
+        assert {frozenset(kernel_process(server, k).cpu_affinity()) for k in [*served, visitor]} == {
+            frozenset(all_cpus())
+        }

@@ -17,6 +17,16 @@ manager underneath:
   a kernel (about 80 MB), kept until culled minutes later.
   ``ClassroomKernelManager.max_kernels`` caps them; the page over the cap says,
   plainly, that the class is full and to try again in a minute (HTTP 503).
+  And one client (one address) may hold at most ``max_unconnected_per_client``
+  kernels whose page never connected: a class's pages connect within seconds
+  of arriving, a script's ``GET`` never does.
+* **One client's page loads slowed every visitor.** Rendering a page (about
+  2 s of CPU) is the server's one costly job. Renders take turns
+  (:mod:`mlp.serve.turns`): ``renders_at_once`` at a time, waiting clients
+  served in rotation, the refill of the kept kernels first; a rendering kernel
+  stays off the first CPU until its page is sent. A client whose earlier page
+  has not connected yet gets no kept kernel: it waits its turn for a new one,
+  and the kept kernels stay for other visitors.
 
 Configured by ``voila.json`` as ``VoilaConfiguration.multi_kernel_manager_class``;
 Voila builds its preheating manager on top of it.
@@ -25,12 +35,17 @@ Voila builds its preheating manager on top of it.
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from jupyter_server.base.call_context import CallContext
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import ensure_async
 from tornado import web
 from traitlets import Int
+
+from mlp.serve.turns import RenderTurns, Turn, pin, render_cpus, unpin
 
 try:
     from jupyter_server._tz import utcnow
@@ -41,20 +56,52 @@ except ImportError:  # pragma: no cover - older jupyter_server
         return datetime.now(UTC)
 
 
-__all__ = ["CLASS_FULL", "BoundedBuffer", "ClassFull", "ClassroomKernelManager"]
+__all__ = ["CLASS_FULL", "TOO_MANY_PAGES", "BoundedBuffer", "ClassFull", "ClassroomKernelManager"]
 
 # What the server keeps for a page whose websocket closed, to replay when it reconnects: the
 # kernel's messages meanwhile (a phone locked for a minute: a few KB). Jupyter keeps them all.
 MAX_OFFLINE_BYTES = 16 * 2**20
 
 CLASS_FULL = "The class is full right now: please try again in a minute."
+TOO_MANY_PAGES = "Too many pages opened from your address have not loaded: please try again in a minute."
+
+# Who waits for the kept kernels' refill in the render turns (a client address never looks so).
+KEPT_KERNELS = "the kernels kept ready"
 
 
 class ClassFull(web.HTTPError):
-    """HTTP 503 with the one plain sentence a visitor over the kernel cap reads."""
+    """HTTP 503 with the one plain sentence a visitor over a kernel cap reads."""
 
-    def __init__(self) -> None:
-        super().__init__(503, CLASS_FULL, reason="The class is full")
+    def __init__(self, sentence: str = CLASS_FULL) -> None:
+        super().__init__(503, sentence, reason="Please try again in a minute")
+
+
+def current_request() -> Any:
+    """The request handler being served (Jupyter sets it for each request), or None."""
+    return CallContext.get(CallContext.JUPYTER_HANDLER)
+
+
+def client_of(handler: Any) -> str | None:
+    """The address a request came from: the client whose pages take turns (a class behind one
+    NAT address is one client, which only means its pages take turns among themselves)."""
+    request = getattr(handler, "request", None)
+    return getattr(request, "remote_ip", None)
+
+
+def after_page(handler: Any, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once ``handler`` has sent its page (or failed to), or now without one."""
+    if handler is None:
+        callback()
+        return
+    sent = handler.on_finish
+
+    def on_finish() -> None:
+        try:
+            sent()
+        finally:
+            callback()
+
+    handler.on_finish = on_finish
 
 
 class BoundedBuffer(list):
@@ -83,51 +130,158 @@ class BoundedBuffer(list):
 
 
 class ClassroomKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager, with a cap on kernels and none culled before its page could connect."""
+    """Jupyter's kernel manager for a class: kernels capped, renders in turn, none culled too soon."""
 
     max_kernels = Int(
         40,
         config=True,
-        help="""Most kernels visitors' pages may have at once (the one Voila keeps ready comes on top).
+        help="""Most kernels visitors' pages may have at once (the ones Voila keeps ready come on top).
         A page over the cap gets a plain 'the class is full' page instead of a kernel.""",
+    )
+    max_unconnected_per_client = Int(
+        10,
+        config=True,
+        help="""Most kernels one client address may hold whose page was sent and never connected.
+        A class's pages connect within seconds of arriving; a script that only GETs never does.""",
+    )
+    renders_at_once = Int(
+        0,
+        config=True,
+        help="""Pages rendered at once (0: half the CPUs but the first, at least 1). The others wait,
+        each client in turn; a render costs its kernel about 2 s of CPU.""",
     )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._starting = 0  # kernels asked for by pages and not yet running: counted against the cap
         self._for_pages: set[str] = set()  # kernels started for, or handed to, a page
-        # Voila's preheating manager is built on top of this class, so its
-        # get_rendered_notebook (which hands the kept kernel to a page) overrides any
-        # method here: it is wrapped on the instance instead.
-        hand_out = getattr(self, "get_rendered_notebook", None)
-        if hand_out is not None:
-            self.get_rendered_notebook = self._wrap_hand_out(hand_out)
+        self._client: dict[str, str | None] = {}  # a page's kernel -> the address it was sent to
+        self._sent: set[str] = set()  # kernels whose page has been sent
+        self._connected: set[str] = set()  # kernels a page has connected to at least once
+        self._sending: Counter[str | None] = Counter()  # pages being rendered or sent, per client
+        self.turns = RenderTurns(self.renders_at_once or max(1, len(render_cpus()) // 2))
+        # Voila's preheating manager is built on top of this class, so its methods (which hand
+        # out the kept kernel, count and refill the kept ones) override any here: they are
+        # wrapped on the instance instead.
+        for name, wrap in (
+            ("get_rendered_notebook", self._wrap_hand_out),
+            ("get_pool_size", self._wrap_pool_size),
+            ("_initialize", self._wrap_refill),
+        ):
+            method = getattr(self, name, None)
+            if method is not None:
+                setattr(self, name, wrap(method))
 
-    # --- the cap --------------------------------------------------------------------------------
+    # --- the caps -------------------------------------------------------------------------------
 
     def kernels_for_pages(self) -> int:
         """Kernels pages have (running) or are getting (starting); the ones kept ready are not counted."""
-        self._for_pages &= set(self.list_kernel_ids())  # shut down, culled, or gone
+        alive = set(self.list_kernel_ids())
+        self._for_pages &= alive  # shut down, culled, or gone
+        for gone in set(self._client) - alive:
+            del self._client[gone]
+            self._sent.discard(gone)
+            self._connected.discard(gone)
         return len(self._for_pages) + self._starting
 
-    def check_room(self) -> None:
-        """Raise :class:`ClassFull` if one more page would go over ``max_kernels``."""
+    def never_connected(self, client: str | None) -> int:
+        """Kernels whose page was sent to ``client`` and never connected to them."""
+        return sum(
+            1
+            for kernel_id, to in self._client.items()
+            if to == client and kernel_id in self._sent and kernel_id not in self._connected
+        )
+
+    def check_room(self, client: str | None = None) -> None:
+        """Raise :class:`ClassFull` if one more page would go over ``max_kernels``, or ``client``'s cap."""
         if self.kernels_for_pages() >= self.max_kernels:
             self.log.warning("Refusing a page: %d kernels, the cap is %d.", len(self), self.max_kernels)
             raise ClassFull()
+        if client is not None and self.never_connected(client) >= self.max_unconnected_per_client:
+            self.log.warning(
+                "Refusing a page to %s: %d of its pages never connected.",
+                client,
+                self.never_connected(client),
+            )
+            raise ClassFull(TOO_MANY_PAGES)
+
+    def page_connected(self, kernel_id: str) -> None:
+        """A page's websocket connected to ``kernel_id`` (``SafeKernelConnection`` says so)."""
+        self._connected.add(kernel_id)
+
+    # --- starting kernels, in turn --------------------------------------------------------------
+
+    def _pid(self, kernel_id: str) -> int | None:
+        kernel = self._kernels.get(kernel_id)
+        return getattr(getattr(kernel, "provisioner", None), "pid", None)
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
-        """Start a kernel for a page (refused over the cap) or to keep ready (Voila's pool: never refused)."""
+        """Start a kernel for a page (in its client's turn, refused over a cap) or to keep ready."""
         if kwargs.get("env", {}).get("VOILA_PREHEAT") == "True":
-            return await ensure_async(super().start_kernel(*args, **kwargs))
-        self.check_room()
-        self._starting += 1
-        try:
             kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
+            pin(self._pid(kernel_id))  # it runs the notebook now: off the CPU visitors draw on
+            return kernel_id
+        handler = current_request()
+        client = client_of(handler)
+        self.check_room(client)
+        self._starting += 1
+        self._sending[client] += 1
+        turn: Turn | None = None
+        try:
+            turn = await self.turns.take(client)
+            if _gone(handler):
+                raise web.HTTPError(503, "the visitor left before their page was rendered")
+            kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
+        except BaseException:
+            self._page_sent(client, turn, None)
+            raise
         finally:
             self._starting -= 1
         self._for_pages.add(kernel_id)
+        self._client[kernel_id] = client
+        pin(self._pid(kernel_id))
+        after_page(handler, lambda: self._page_sent(client, turn, kernel_id))
         return kernel_id
+
+    def _page_sent(self, client: str | None, turn: Turn | None, kernel_id: str | None) -> None:
+        """A page has been sent (or failed): its turn passes on, its kernel may use every CPU."""
+        self._sending[client] -= 1
+        if self._sending[client] <= 0:
+            del self._sending[client]
+        if turn is not None:
+            turn.release()
+        if kernel_id is not None:
+            self._sent.add(kernel_id)
+            unpin(self._pid(kernel_id))
+
+    def _wrap_pool_size(self, pool_size: Any) -> Any:
+        @functools.wraps(pool_size)
+        def get_pool_size(notebook_name: str) -> int:
+            # A client whose last page has not connected yet (still on its way, or never to run
+            # its JavaScript) waits its turn for a new kernel: the kept ones stay for other
+            # visitors (one script's twelve GETs took them all, and then every refill).
+            client = client_of(current_request())
+            if self._sending[client] > 0 or self.never_connected(client) > 0:
+                return 0
+            return pool_size(notebook_name)
+
+        return get_pool_size
+
+    def _wrap_refill(self, initialize: Any) -> Any:
+        @functools.wraps(initialize)
+        async def _initialize(notebook_path: str, kernel_id: str | None = None, **kwargs: Any) -> Any:
+            if kernel_id is not None:  # a restart: not a new page
+                return await initialize(notebook_path, kernel_id, **kwargs)
+            turn = await self.turns.take(KEPT_KERNELS, first=True)
+            try:
+                content = await initialize(notebook_path, kernel_id, **kwargs)
+            except BaseException:
+                turn.release()
+                raise
+            content["task"].add_done_callback(lambda _task: turn.release())
+            return content
+
+        return _initialize
 
     def start_buffering(self, kernel_id: str, session_key: str, channels: Any) -> None:
         """Jupyter's buffering of a disconnected page's messages, up to ``MAX_OFFLINE_BYTES``."""
@@ -136,9 +290,9 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         if info is not None and isinstance(info.get("buffer"), list):
             info["buffer"] = BoundedBuffer(MAX_OFFLINE_BYTES, self.log)
 
-    # --- culling --------------------------------------------------------------------------------
+    # --- handing out the kept kernel, and culling -----------------------------------------------
 
-    def handed_out(self, kernel_id: str) -> None:
+    def handed_out(self, kernel_id: str, client: str | None = None) -> None:
         """A page got ``kernel_id``: its idle time starts now, so culling waits a full timeout for it.
 
         Until the page's websocket connects (a second or two, a minute on a
@@ -147,6 +301,7 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         Once connected it is never culled (``cull_connected`` false).
         """
         self._for_pages.add(kernel_id)
+        self._client[kernel_id] = client
         kernel = self._kernels.get(kernel_id)
         if kernel is not None:
             kernel.last_activity = utcnow()
@@ -154,9 +309,20 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     def _wrap_hand_out(self, hand_out: Any) -> Any:
         @functools.wraps(hand_out)
         async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
-            self.check_room()
+            handler = current_request()
+            client = client_of(handler)
+            self.check_room(client)
             render_task, rendered_cache, kernel_id = await hand_out(*args, **kwargs)
-            self.handed_out(kernel_id)
+            self.handed_out(kernel_id, client)
+            unpin(self._pid(kernel_id))  # its notebook has run: it is the visitor's now
+            self._sending[client] += 1
+            after_page(handler, lambda: self._page_sent(client, None, kernel_id))
             return render_task, rendered_cache, kernel_id
 
         return get_rendered_notebook
+
+
+def _gone(handler: Any) -> bool:
+    """Whether the visitor behind ``handler`` closed their connection (while waiting their turn)."""
+    stream = getattr(getattr(getattr(handler, "request", None), "connection", None), "stream", None)
+    return stream is not None and stream.closed()

@@ -197,6 +197,10 @@ class SafeKernelConnection(ZMQChannelsWebsocketConnection):
         except BaseException:
             self._release()
             raise
+        # The kernel manager counts, per client, the kernels whose page never connected.
+        page_connected = getattr(self.multi_kernel_manager, "page_connected", None)
+        if page_connected is not None:
+            page_connected(self.kernel_id)
 
     def disconnect(self) -> None:
         self._release()
