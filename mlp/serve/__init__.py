@@ -12,5 +12,7 @@ reaches anonymously:
   checked before it is parsed, each client within its limits (sockets,
   messages a second, unread bytes), for this server's hosts only;
 * ``kernels.ClassroomKernelManager``: a cap on kernels, with a plain "the
-  class is full" page, and no kernel culled before its page could connect.
+  class is full" page, and no kernel culled before its page could connect;
+  page renders taking turns, each client address in rotation;
+* ``turns.RenderTurns``: those turns, and the CPUs a rendering kernel may use.
 """
