@@ -20,19 +20,14 @@ MB, the attacker's own kernel ≤ 300 MB.
 
 ``nothing`` is the control: the same scene without an attack (the second
 visitor drawing, the third opening a page), against which "as fast as
-without the attack" is read. The browser runs on the server's own CPUs, so
-its work (the third page's scripts, the second page's drawing) is counted
-too. A p99 of the ~40 strokes of one attack is nearly their slowest: one
-stroke that coincides with the third page loading sets it, and it moves by
-tens of ms from run to run (the control's own ranged 48–145 ms on a quiet
-2-core machine). ``--rounds N`` plays everything N times and prints each
+without the attack" is read. The browsers run on the server's own CPUs,
+which a class's do not: the third page's scripts take the CPU from the server
+and the second visitor, and a stroke that falls on them is slow (the
+control's own p99 ranged 48–190 ms on a quiet 2-core machine). Starting the
+third browser niced does not help: Chromium, run as root, sets its threads'
+priorities itself (−8 to 5). A p99 of the ~40 strokes of one attack is nearly
+their slowest, so ``--rounds N`` plays everything N times and prints each
 round's figure.
-
-The attacker is another client than the visitors: its page loads come from
-``--attacker-address`` (127.0.0.2, loopback too), the visitors' from
-127.0.0.1. ``--attacker-address 127.0.0.1`` plays an attacker behind the
-class's own address (a student of the class, or one NAT for everyone): the
-server cannot tell them apart, and page loads are shared among all of them.
 
 ``--root DIR`` serves another checkout (e.g. ``git archive`` of an older
 commit) with today's benchmark: figures before and after a change. Figures

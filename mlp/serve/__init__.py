@@ -14,5 +14,6 @@ reaches anonymously:
 * ``kernels.ClassroomKernelManager``: a cap on kernels, with a plain "the
   class is full" page, and no kernel culled before its page could connect;
   page renders taking turns, each client address in rotation;
-* ``turns.RenderTurns``: those turns, and the CPUs a rendering kernel may use.
+* ``turns.RenderTurns``: those turns, and the CPUs a rendering kernel may use;
+* ``templates.keep_compiled_templates``: the page's templates compiled once, not for every page.
 """

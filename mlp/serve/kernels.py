@@ -24,7 +24,8 @@ manager underneath:
   2 s of CPU) is the server's one costly job. Renders take turns
   (:mod:`mlp.serve.turns`): ``renders_at_once`` at a time, waiting clients
   served in rotation, the refill of the kept kernels first; a rendering kernel
-  stays off the first CPU until its page is sent. A client whose earlier page
+  stays off the first CPU until its page is sent, and the server compiles the
+  page's templates once (:mod:`mlp.serve.templates`). A client whose earlier page
   has not connected yet gets no kept kernel: it waits its turn for a new one,
   and the kept kernels stay for other visitors.
 
@@ -45,6 +46,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 from traitlets import Int
 
+from mlp.serve.templates import keep_compiled_templates
 from mlp.serve.turns import RenderTurns, Turn, pin, render_cpus, unpin
 
 try:
@@ -160,6 +162,9 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         self._connected: set[str] = set()  # kernels a page has connected to at least once
         self._sending: Counter[str | None] = Counter()  # pages being rendered or sent, per client
         self.turns = RenderTurns(self.renders_at_once or max(1, len(render_cpus()) // 2))
+        # The rest of a render's cost on the server: Voila compiles the page's templates for every
+        # page. This manager is what Voila builds of mlp.serve when it starts, in its own process.
+        keep_compiled_templates()
         # Voila's preheating manager is built on top of this class, so its methods (which hand
         # out the kept kernel, count and refill the kept ones) override any here: they are
         # wrapped on the instance instead.
