@@ -254,27 +254,41 @@ def pointer_flood(server: VoilaServer, kernel_id: str, stop: threading.Event, mo
             if canvas is None:
                 return {"error": "no canvas found"}
             start = time.monotonic()
-            down = {"event": "mouse_down", "x": 100, "y": 100}
-            await socket.send(
-                "shell", "comm_msg", {"comm_id": canvas, "data": {"method": "custom", "content": down}}
-            )
-            for i in range(moves):
-                move = {"event": "mouse_move", "x": 100 + i % 300, "y": 100 + i % 200}
+            sent, cut = 0, False
+            try:
+                down = {"event": "mouse_down", "x": 100, "y": 100}
                 await socket.send(
-                    "shell", "comm_msg", {"comm_id": canvas, "data": {"method": "custom", "content": move}}
+                    "shell", "comm_msg", {"comm_id": canvas, "data": {"method": "custom", "content": down}}
                 )
-                if i % 250 == 0:
-                    await asyncio.sleep(max(0.0, start + 8 * i / moves - time.monotonic()))
-            socket.received.clear()
-            asked = time.monotonic()
-            answered = None
-            while time.monotonic() - asked < 60 and answered is None:
-                # Asked again each second: the server drops an over-rate client's messages, this one too.
-                await socket.send("shell", "kernel_info_request", {})
-                for m in await socket.read(1):
+                for i in range(moves):
+                    move = {"event": "mouse_move", "x": 100 + i % 300, "y": 100 + i % 200}
+                    await socket.send(
+                        "shell",
+                        "comm_msg",
+                        {"comm_id": canvas, "data": {"method": "custom", "content": move}},
+                    )
+                    sent += 1
+                    if i % 250 == 0:
+                        await asyncio.sleep(max(0.0, start + 8 * i / moves - time.monotonic()))
+            except Exception:  # a write failed: the server closed the websocket
+                cut = True
+            await socket.read(2)  # what the kernel sent meanwhile, up to the server's closing
+            cut = cut or socket.connection.close_code is not None
+        asked = time.monotonic()
+        answered = None
+        while time.monotonic() - asked < 60 and answered is None:
+            # On a new websocket, asked again each second (the flooding one may have been closed).
+            async with KernelSocket(channels(server, kernel_id)) as again:
+                await again.send("shell", "kernel_info_request", {})
+                for m in await again.read(1):
                     if _type(m) == "kernel_info_reply":
                         answered = time.monotonic() - asked
-            return {"moves": moves, "sent_in_s": asked - start, "kernel_answers_after_s": answered}
+        return {
+            "moves_sent": sent,
+            "sent_in_s": asked - start,
+            "closed_by_server": cut,
+            "kernel_answers_after_s": answered,
+        }
 
     return asyncio.run(flood())
 
