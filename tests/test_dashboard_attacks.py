@@ -14,6 +14,7 @@ client would.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import http.client
 import json
@@ -365,8 +366,13 @@ def kernel_process(server: VoilaServer, kernel_id: str):
 
 def test_a_script_loading_pages_gets_one_kept_kernel_then_a_plain_refusal():
     """Pages that never connect: the first takes a kept kernel, the next wait their turn for a new one,
-    and past ``max_unconnected_per_client`` the script reads a sentence; a visitor still gets a kept one."""
-    with VoilaServer(extra_args=("--ClassroomKernelManager.max_unconnected_per_client=3",)) as server:
+    and past ``max_unconnected_per_client`` the next waits for one of them to connect, then reads a
+    sentence; a visitor from another address still gets a kept kernel at once."""
+    caps = (
+        "--ClassroomKernelManager.max_unconnected_per_client=3",
+        "--ClassroomKernelManager.unconnected_wait_s=3",
+    )
+    with VoilaServer(extra_args=caps) as server:
         wait_kept_kernels(server)
         time.sleep(1)
         kept = [p for p in server.processes()[1:] if "ipykernel" in " ".join(p.cmdline())]
@@ -388,3 +394,27 @@ def test_a_script_loading_pages_gets_one_kept_kernel_then_a_plain_refusal():
         assert {frozenset(kernel_process(server, k).cpu_affinity()) for k in [*served, visitor]} == {
             frozenset(all_cpus())
         }
+
+
+def test_a_page_over_the_address_cap_waits_for_an_earlier_page_to_connect():
+    """A class behind one address on slow wifi: the page over the cap is served once one connects."""
+    caps = (
+        "--ClassroomKernelManager.max_unconnected_per_client=1",
+        "--ClassroomKernelManager.unconnected_wait_s=60",
+    )
+    with VoilaServer(extra_args=caps) as server, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        wait_kept_kernels(server)
+        status, first, _ = get_from(server, SCRIPT)
+        assert status == 200
+        waiting = pool.submit(get_from, server, SCRIPT)
+        time.sleep(3)
+        assert not waiting.done(), "served before the earlier page connected"
+
+        async def connect() -> None:
+            async with KernelSocket(channels(server, first)) as socket:
+                await socket.send("shell", "kernel_info_request", {})
+                await socket.read(1)
+
+        run(connect())
+        status, second, _ = waiting.result(timeout=60)
+        assert status == 200 and second not in (None, first)

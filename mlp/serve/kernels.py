@@ -19,7 +19,7 @@ manager underneath:
   plainly, that the class is full and to try again in a minute (HTTP 503).
   And one client (one address) may hold at most ``max_unconnected_per_client``
   kernels whose page never connected: a class's pages connect within seconds
-  of arriving, a script's ``GET`` never does.
+  of arriving (its next page waits for them), a script's ``GET`` never does.
 * **One client's page loads slowed every visitor.** Rendering a page (about
   2 s of CPU) is the server's one costly job. Renders take turns
   (:mod:`mlp.serve.turns`): ``renders_at_once`` at a time, waiting clients
@@ -35,6 +35,7 @@ Voila builds its preheating manager on top of it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import Counter
 from collections.abc import Callable
@@ -44,7 +45,7 @@ from jupyter_server.base.call_context import CallContext
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import ensure_async
 from tornado import web
-from traitlets import Int
+from traitlets import Float, Int
 
 from mlp.serve.templates import keep_compiled_templates
 from mlp.serve.turns import RenderTurns, Turn, pin, render_cpus, unpin
@@ -144,7 +145,14 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         10,
         config=True,
         help="""Most kernels one client address may hold whose page was sent and never connected.
-        A class's pages connect within seconds of arriving; a script that only GETs never does.""",
+        A class's pages connect within seconds of arriving; a script that only GETs never does.
+        The next page of that address waits (unconnected_wait_s) for one of them to connect.""",
+    )
+    unconnected_wait_s = Float(
+        60,
+        config=True,
+        help="""How long a page over max_unconnected_per_client waits for one of its address's pages
+        to connect (a class behind one address on slow wifi) before it reads 'Too many pages'.""",
     )
     renders_at_once = Int(
         0,
@@ -210,6 +218,20 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             )
             raise ClassFull(TOO_MANY_PAGES)
 
+    async def wait_for_pages_to_connect(self, client: str | None, handler: Any) -> None:
+        """Wait while ``client`` holds ``max_unconnected_per_client`` pages that never connected.
+
+        A class behind one address on slow wifi has many pages on their way at
+        once: the next one waits for one of them to connect, rather than fail.
+        A script that never connects waits ``unconnected_wait_s``, then reads
+        :data:`TOO_MANY_PAGES`.
+        """
+        deadline = asyncio.get_running_loop().time() + self.unconnected_wait_s
+        while client is not None and self.never_connected(client) >= self.max_unconnected_per_client:
+            if asyncio.get_running_loop().time() >= deadline or _gone(handler):
+                self.check_room(client)  # raises: too many pages from this address
+            await asyncio.sleep(0.5)
+
     def page_connected(self, kernel_id: str) -> None:
         """A page's websocket connected to ``kernel_id`` (``SafeKernelConnection`` says so)."""
         self._connected.add(kernel_id)
@@ -228,6 +250,7 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             return kernel_id
         handler = current_request()
         client = client_of(handler)
+        await self.wait_for_pages_to_connect(client, handler)
         self.check_room(client)
         self._starting += 1
         self._sending[client] += 1
