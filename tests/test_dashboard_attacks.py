@@ -379,11 +379,12 @@ def test_a_script_loading_pages_gets_one_kept_kernel_then_a_plain_refusal():
         assert len(kept) == 2
         if len(all_cpus()) > 1:  # they ran the notebook off the first CPU, left to visitors who draw
             assert all(set(p.cpu_affinity()) == render_cpus() for p in kept)
-        loads = [get_from(server, SCRIPT) for _ in range(5)]
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:  # at once: pages on their way count
+            loads = sorted(pool.map(lambda _: get_from(server, SCRIPT), range(5)), key=lambda load: load[0])
         assert [status for status, _, _ in loads] == [200, 200, 200, 503, 503]
         served = [kernel_id for _, kernel_id, _ in loads if kernel_id]
         log = server.log()
-        assert [f"Using pre-heated kernel: {k}" in log for k in served] == [True, False, False]
+        assert sum(f"Using pre-heated kernel: {k}" in log for k in served) == 1
         for _, _, html in loads[3:]:
             assert TOO_MANY_PAGES in html
             assert "Traceback" not in html and str(ROOT) not in html

@@ -140,3 +140,22 @@ def test_a_rendering_kernel_keeps_off_the_first_cpu_until_its_page_is_sent():
         child.kill()
         child.wait()
     assert not pin(None)
+
+
+@pytest.mark.parametrize(
+    ("address", "client"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),  # the same home: the same client
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),  # an IPv4 client on an IPv6 socket
+        (None, None),
+    ],
+)
+def test_a_client_is_an_address_or_an_ipv6_network(address, client):
+    from types import SimpleNamespace
+
+    from mlp.serve.kernels import client_of
+
+    assert client_of(SimpleNamespace(request=SimpleNamespace(remote_ip=address))) == client
+    assert client_of(None) is None

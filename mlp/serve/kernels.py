@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -86,9 +87,18 @@ def current_request() -> Any:
 
 def client_of(handler: Any) -> str | None:
     """The address a request came from: the client whose pages take turns (a class behind one
-    NAT address is one client, which only means its pages take turns among themselves)."""
-    request = getattr(handler, "request", None)
-    return getattr(request, "remote_ip", None)
+    NAT address is one client, which only means its pages take turns among themselves).
+
+    An IPv6 client is its /64 network: one home or phone gets a whole /64 to pick addresses from.
+    """
+    address = getattr(getattr(handler, "request", None), "remote_ip", None)
+    try:
+        ip = ipaddress.ip_address(address) if address else None
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
 
 
 def after_page(handler: Any, callback: Callable[[], None]) -> None:
@@ -205,16 +215,18 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
             if to == client and kernel_id in self._sent and kernel_id not in self._connected
         )
 
+    def unconnected(self, client: str | None) -> int:
+        """``client``'s pages not connected: on their way (waiting, rendering, sending) or never."""
+        return self.never_connected(client) + self._sending[client]
+
     def check_room(self, client: str | None = None) -> None:
         """Raise :class:`ClassFull` if one more page would go over ``max_kernels``, or ``client``'s cap."""
         if self.kernels_for_pages() >= self.max_kernels:
             self.log.warning("Refusing a page: %d kernels, the cap is %d.", len(self), self.max_kernels)
             raise ClassFull()
-        if client is not None and self.never_connected(client) >= self.max_unconnected_per_client:
+        if client is not None and self.unconnected(client) >= self.max_unconnected_per_client:
             self.log.warning(
-                "Refusing a page to %s: %d of its pages never connected.",
-                client,
-                self.never_connected(client),
+                "Refusing a page to %s: %d of its pages not connected.", client, self.unconnected(client)
             )
             raise ClassFull(TOO_MANY_PAGES)
 
@@ -227,7 +239,8 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         :data:`TOO_MANY_PAGES`.
         """
         deadline = asyncio.get_running_loop().time() + self.unconnected_wait_s
-        while client is not None and self.never_connected(client) >= self.max_unconnected_per_client:
+        # Pages on their way count too: a script opening a hundred connections at once gets no more.
+        while client is not None and self.unconnected(client) >= self.max_unconnected_per_client:
             if asyncio.get_running_loop().time() >= deadline or _gone(handler):
                 self.check_room(client)  # raises: too many pages from this address
             await asyncio.sleep(0.5)
