@@ -23,7 +23,7 @@ visitor drawing, the third opening a page), against which "as fast as
 without the attack" is read. The browsers run on the server's own CPUs,
 which a class's do not: the third page's scripts take the CPU from the server
 and the second visitor, and a stroke that falls on them is slow (the
-control's own p99 ranged 48–190 ms on a quiet 2-core machine). Starting the
+control's own p99 ranged 48–234 ms on a quiet 2-core machine). Starting the
 third browser niced does not help: Chromium, run as root, sets its threads'
 priorities itself (−8 to 5). A p99 of the ~40 strokes of one attack is nearly
 their slowest, so ``--rounds N`` plays everything N times and prints each
